@@ -1,0 +1,32 @@
+# Two entry points, each installing what it needs into .venv:
+#   make book   - build the book (executing every chapter in full mode) into _build/html
+#   make test   - run the whole test suite (unit tests, notebooks in smoke mode, browser test)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test install browser clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser test (the project never downloads a browser of its own).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser test"; fi; }
+
+book: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP) browser
+	TF_CPP_MIN_LOG_LEVEL=2 MOBILECNN_SMOKE=1 MOBILECNN_THREADS=1 $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests --nbmake chapters
+
+clean:
+	rm -rf _build
