@@ -111,4 +111,4 @@ def set_batchnorm_momentum(model: keras.Model, momentum: float) -> None:
 
 def logits_model(model: keras.Model) -> keras.Model:
     """The same layers without the final softmax (for losses that expect logits)."""
-    return keras.Model(model.inputs, model.layers[-1].input, name=f"{model.name}_logits")
+    return keras.Model(model.input, model.layers[-1].input, name=f"{model.name}_logits")

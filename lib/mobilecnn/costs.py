@@ -1,0 +1,249 @@
+"""What one layer costs: counted (parameters, multiply-accumulates, memory traffic) and measured.
+
+Chapter 1 of the book builds single layers with :func:`single_layer`, reads their costs from the
+same :class:`~mobilecnn.graph.Node` properties the profiler adds up, and times them with
+:func:`measure` in Keras and in PyTorch. :func:`layer_table` prints any network the way the
+MobileNet paper prints its Table 1 (type / stride, filter shape, input size).
+
+Nothing here imports TensorFlow or PyTorch until :func:`measure` is called.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from .graph import Net, Node
+
+LAYER_KINDS = ("standard", "depthwise", "pointwise", "group", "separable", "dense")
+BYTES_PER_FLOAT32 = 4
+
+
+def single_layer(kind: str, input_shape: tuple, filters: int | None = None, kernel: int = 3,
+                 stride: int = 1, groups: int = 1) -> Net:
+    """A network of one layer (two for ``"separable"``) on an input of ``input_shape``.
+
+    ``kind`` is one of :data:`LAYER_KINDS`:
+
+    * ``"standard"``: a ``kernel x kernel`` convolution with ``filters`` outputs,
+    * ``"depthwise"``: one ``kernel x kernel`` filter per input channel (``filters`` is ignored),
+    * ``"pointwise"``: a 1x1 convolution with ``filters`` outputs,
+    * ``"group"``: a ``kernel x kernel`` convolution split into ``groups`` groups,
+    * ``"separable"``: depthwise ``kernel x kernel`` followed by pointwise 1x1 (MobileNet's block
+      without batch norm and activations, so that only the convolutions are compared),
+    * ``"dense"``: a fully connected layer on a flat input ``(features,)``; no bias, so that the
+      count is the weight matrix alone, like the convolutions here.
+
+    Convolutions use ``"same"`` padding and no bias: batch normalization follows them in every
+    network of the book, which makes a bias redundant.
+    """
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"kind={kind!r} is not allowed; kind must be one of "
+                         + ", ".join(repr(k) for k in LAYER_KINDS))
+    needs_filters = kind in ("standard", "pointwise", "group", "separable", "dense")
+    if needs_filters and (filters is None or filters < 1):
+        raise ValueError(f"filters must be a positive whole number for kind={kind!r}, "
+                         f"got {filters!r}")
+    if kind == "dense":
+        if len(input_shape) != 1:
+            raise ValueError(f"input_shape must be (features,) for a dense layer, got {input_shape}")
+    elif len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
+    if kernel < 1 or stride < 1 or groups < 1:
+        raise ValueError(f"kernel, stride and groups must be at least 1, got kernel={kernel}, "
+                         f"stride={stride}, groups={groups}")
+    net = Net(tuple(input_shape))
+    if kind == "standard":
+        net.conv("input", filters, kernel, stride, name="standard")
+    elif kind == "depthwise":
+        net.depthwise("input", kernel, stride, name="depthwise")
+    elif kind == "pointwise":
+        net.conv("input", filters, 1, stride, name="pointwise")
+    elif kind == "group":
+        net.conv("input", filters, kernel, stride, groups=groups, name="group")
+    elif kind == "separable":
+        x = net.depthwise("input", kernel, stride, name="depthwise")
+        net.conv(x, filters, 1, name="pointwise")
+    else:
+        net.dense("input", filters, bias=False, name="dense")
+    return net
+
+
+def layers(net: Net) -> list:
+    """The nodes of ``net`` that compute something (everything but the input)."""
+    return [node for node in net if node.op != "input"]
+
+
+def memory_access(node: Node) -> int:
+    """Numbers a layer must read and write at least once: input, output and weights.
+
+    This is the "memory access cost" of Ma et al. (ShuffleNet v2), in elements: a layer cannot
+    run faster than the time it takes to move these through memory, however few MACs it has.
+    Multiply by the bytes per element (4 for float32, 1 for int8) for bytes.
+    """
+    elements = 1
+    for d in node.in_shape:
+        elements *= d
+    out = 1
+    for d in node.out_shape:
+        out *= d
+    return elements + out + node.weights
+
+
+def arithmetic_intensity(node: Node, bytes_per_element: int = BYTES_PER_FLOAT32) -> float:
+    """Multiply-accumulates per byte of minimal memory traffic (0 for layers without MACs)."""
+    return node.macs / (memory_access(node) * bytes_per_element)
+
+
+def costs(net: Net) -> list:
+    """One dict per computing layer: shapes, weights, MACs, memory access, intensity."""
+    return [dict(name=n.name, op=n.op, input_shape=n.in_shape, output_shape=n.out_shape,
+                 weights=n.weights, macs=n.macs, memory_access=memory_access(n),
+                 intensity=arithmetic_intensity(n)) for n in layers(net)]
+
+
+def total(net: Net, key: str = "macs") -> int:
+    """Sum of ``weights``, ``kernel_weights``, ``macs`` or ``params`` over the layers of ``net``."""
+    if key not in ("weights", "kernel_weights", "macs", "params", "buffers"):
+        raise ValueError(f"key={key!r} is not allowed; key must be one of 'weights', "
+                         "'kernel_weights', 'macs', 'params', 'buffers'")
+    return sum(getattr(n, key) for n in layers(net))
+
+
+# ---- the paper's way of printing a network ---------------------------------------------------
+
+def _times(*dims) -> str:
+    return " \u00d7 ".join(str(d) for d in dims)
+
+
+def describe_node(node: Node) -> tuple | None:
+    """``(type / stride, filter shape, input size)`` as MobileNet's Table 1 prints a layer.
+
+    Returns ``None`` for layers the paper leaves out of its table (batch norm, activations,
+    dropout, reshapes): the paper says once that every layer is followed by them.
+    """
+    a = node.attr
+    size = _times(*node.in_shape) if len(node.in_shape) == 3 else _times(1, 1, *node.in_shape)
+    if node.op == "conv":
+        k, cin, cout, g = a("kernel"), node.in_shape[-1], node.out_shape[-1], a("groups")
+        kind = "Conv" if g == 1 else f"GConv g{g}"
+        return f"{kind} / s{a('stride')}", _times(k, k, cin // g, cout), size
+    if node.op == "depthwise":
+        k = a("kernel")
+        return f"Conv dw / s{a('stride')}", _times(k, k, node.in_shape[-1]) + " dw", size
+    if node.op == "dense":
+        return "FC", _times(node.in_shape[-1], node.out_shape[-1]), size
+    if node.op in ("maxpool", "avgpool"):
+        name = "Max Pool" if node.op == "maxpool" else "Avg Pool"
+        return f"{name} / s{a('stride')}", f"Pool {_times(a('pool'), a('pool'))}", size
+    if node.op == "gap":
+        return "Avg Pool (global)", f"Pool {_times(*node.in_shape[:2])}", size
+    if node.op == "softmax":
+        return "Softmax", "Classifier", size
+    return None
+
+
+def layer_table(net: Net) -> list:
+    """The network as the MobileNet paper's Table 1, with our names, MACs and kernel weights.
+
+    One dict per layer that :func:`describe_node` prints, in network order, with keys
+    ``name``, ``type``, ``filter``, ``input``, ``macs`` and ``weights`` (kernel entries only,
+    the paper's convention).
+    """
+    rows = []
+    for node in layers(net):
+        described = describe_node(node)
+        if described is None:
+            continue
+        kind, filt, size = described
+        rows.append(dict(name=node.name, type=kind, filter=filt, input=size, macs=node.macs,
+                         weights=node.kernel_weights))
+    return rows
+
+
+# ---- measured --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds of repeated forward passes of one network in one framework."""
+
+    framework: str
+    seconds: tuple          # one entry per timed repeat, after warm-up
+    batch: int
+    threads: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def spread(self) -> float:
+        """Half the interquartile range, relative to the median: how noisy the timing was."""
+        if len(self.seconds) < 4:
+            return float("nan")
+        q1, _, q3 = statistics.quantiles(self.seconds, n=4)
+        return (q3 - q1) / 2 / self.median
+
+
+def measure(net: Net, framework: str = "keras", batch: int = 1, repeats: int = 20,
+            warmup: int = 3, seed: int = 0) -> Timing:
+    """Time ``repeats`` forward passes of ``net`` (after ``warmup`` untimed ones).
+
+    Keras runs the model inside a ``tf.function`` (graph mode, as ``model.predict`` would), and
+    PyTorch in eager mode under ``torch.inference_mode()``, each with its framework's default
+    layout (channels-last and channels-first). The input is the same seeded random batch in both.
+    Take the median: the first calls and the occasional slow one (another process, a page fault)
+    say nothing about the layer.
+    """
+    if framework not in ("keras", "torch"):
+        raise ValueError(f"framework={framework!r} is not allowed; framework must be 'keras' "
+                         "or 'torch'")
+    if repeats < 1 or warmup < 0 or batch < 1:
+        raise ValueError(f"repeats and batch must be at least 1 and warmup at least 0, got "
+                         f"repeats={repeats}, batch={batch}, warmup={warmup}")
+    import numpy as np
+
+    x = np.random.default_rng(seed).standard_normal((batch, *net.input_shape)).astype("float32")
+    if framework == "keras":
+        run, threads = _keras_runner(net, x)
+    else:
+        run, threads = _torch_runner(net, x)
+    for _ in range(warmup):
+        run()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - start)
+    return Timing(framework, tuple(seconds), batch, threads)
+
+
+def _keras_runner(net: Net, x):
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from .keras_backend import build
+
+    model = build(net, "layer")
+    graph = tf.function(lambda t: model(t, training=False))
+    tensor = tf.constant(x)
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    return (lambda: graph(tensor)), threads
+
+
+def _torch_runner(net: Net, x):
+    import torch
+
+    from .torch_backend import build
+
+    model = build(net, "layer").eval()
+    tensor = torch.from_numpy(x if x.ndim == 2 else x.transpose(0, 3, 1, 2).copy())
+
+    def run():
+        with torch.inference_mode():
+            return model(tensor)
+
+    return run, torch.get_num_threads()

@@ -1,0 +1,558 @@
+"""Training the book's networks on small data, one recipe for Keras and PyTorch.
+
+``import mobilecnn.train`` is light as well: TensorFlow or PyTorch is imported by the function
+that needs it.
+
+:func:`fit` trains one architecture in one framework and returns a :class:`TrainResult`;
+:func:`fit_or_load` does the same but first looks for a model trained with exactly the same
+arguments in the cache directory (:func:`cache_dir`), so the book never trains a model twice;
+:func:`save` and :func:`load` store a model in its framework's own format; :func:`predict` gives
+class probabilities for channels-last images in either framework.
+
+The recipe (:class:`Recipe`, :data:`RECIPE`) is shared by both frameworks, down to the batches:
+the shuffling and the augmentation are done in NumPy with one seeded generator, so a Keras run and
+a PyTorch run with the same seed see the same images in the same order with the same shifts. See
+:class:`Recipe` for the choices and why they were made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import architectures, book, data
+from .profiler import profile
+
+FRAMEWORKS = ("keras", "torch")
+SUFFIX = {"keras": ".keras", "torch": ".pt"}
+TORCH_FORMAT = "mobilecnn-torch-1"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Training hyperparameters (kept apart from an architecture's metaparameters).
+
+    The networks were designed for ImageNet: a million images, hundreds of steps per epoch. Here
+    they meet about 1,400 images, 23 steps of 64 per epoch, which changes a few defaults:
+
+    * ``bn_momentum=0.9`` (Keras convention: the weight of the old running average; PyTorch's
+      ``momentum`` is ``1 - 0.9 = 0.1``). The architectures keep Keras' default of 0.99, whose
+      running averages need a few hundred steps to forget their initial values; after ten short
+      epochs they still describe the untrained network, and test accuracy (which uses the running
+      averages) collapses while training accuracy looks fine. 0.9 forgets within ~20 steps.
+    * ``optimizer``: AdamW (Adam with decoupled weight decay, the same update in Keras and PyTorch:
+      ``w -= lr * weight_decay * w``), ``learning_rate`` 2e-3 at its peak, ``weight_decay`` 5e-4,
+      ``epsilon`` 1e-7 (Keras' default, set explicitly in PyTorch too). Adam needs no per-network
+      tuning of the learning rate, which matters for four quite different architectures.
+    * ``warmup_epochs``: the learning rate rises linearly from zero over the first epoch, then
+      follows a cosine down to zero at the last step. The warm-up is what lets SqueezeNet, which
+      has no batch normalization, start without its ReLUs dying; the others do not mind it.
+    * ``shift``: each training image is moved by up to ``shift`` of its side (1/16: 2 pixels at 32
+      pixels) in each direction, filled with zeros; a light augmentation that helps on 1,400
+      images.
+    * Initialization: Keras' default, Glorot-uniform kernels and zero biases, in both frameworks
+      (PyTorch's own default differs, so :func:`fit` re-initializes its modules the Keras way).
+    """
+
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 5e-4
+    epsilon: float = 1e-7
+    warmup_epochs: float = 1.0
+    bn_momentum: float = 0.9
+    shift: float = 1 / 16
+    epochs: int = 15
+    smoke_epochs: int = 1
+    smoke_subset: int = 256
+
+    def lr(self, step: int, total: int, steps_per_epoch: int) -> float:
+        """Learning rate at ``step`` (0-based) of ``total``: linear warm-up, then cosine decay."""
+        warmup = max(1, round(self.warmup_epochs * steps_per_epoch))
+        if step < warmup:
+            return self.learning_rate * (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return self.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+RECIPE = Recipe()
+
+
+@dataclass(repr=False)
+class TrainResult:
+    """What :func:`fit` returns: the trained model, its history and what it cost.
+
+    ``history`` holds one value per epoch for ``loss`` and ``accuracy`` (training batches, with
+    augmentation and dropout), ``test_loss`` and ``test_accuracy``. ``params`` and ``macs`` are
+    :func:`mobilecnn.profile`'s for the same settings. ``smoke`` is True for a smoke run (a few
+    steps on a subset, see :func:`mobilecnn.book.smoke`): its accuracy is not a result.
+    """
+
+    name: str
+    framework: str
+    dataset: str
+    image_size: int
+    metaparams: dict
+    epochs: int
+    seed: int
+    recipe: Recipe
+    model: object
+    history: dict
+    test_accuracy: float
+    seconds: float
+    smoke: bool
+    params: int
+    macs: int
+    subset: int | None = None
+    cached: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        head = (f"{self.name} ({self.framework}) on {self.dataset} at {self.image_size}px, "
+                f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}")
+        if self.smoke:
+            return f"{head}: smoke run, not a result"
+        return (f"{head}: test accuracy {self.test_accuracy:.2%} in {self.seconds:.0f} s; "
+                f"{self.params:,} params, {self.macs / 1e6:.1f}M MACs")
+
+    __repr__ = summary
+
+    def to_frame(self):
+        """The history as a pandas DataFrame, one row per epoch."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.history)
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
+        return frame
+
+
+# ---- the data the loop sees ----------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def _dataset(name: str, image_size: int) -> tuple:
+    (x_train, y_train), (x_test, y_test) = data.load(name, image_size)
+    for a in (x_train, y_train, x_test, y_test):
+        a.setflags(write=False)
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of ``n`` examples with the class proportions of ``y`` (sorted, deterministic)."""
+    if n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    per_class = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
+    take = np.floor(n * np.bincount(y)[classes] / len(y)).astype(int)
+    take[: n - take.sum()] += 1
+    return np.sort(np.concatenate([p[:k] for p, k in zip(per_class, take)]))
+
+
+def shift_images(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Move each image by a random whole number of pixels in ``[-max_shift, max_shift]`` along
+    each axis, filling the uncovered border with zeros (channels-last)."""
+    if max_shift == 0:
+        return x
+    n, h, w, _ = x.shape
+    padded = np.pad(x, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+    dy, dx = rng.integers(-max_shift, max_shift + 1, size=(2, n))
+    rows = (np.arange(h)[None, :] + max_shift - dy[:, None])          # (n, h)
+    cols = (np.arange(w)[None, :] + max_shift - dx[:, None])          # (n, w)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def batches(x: np.ndarray, y: np.ndarray, recipe: Recipe, rng: np.random.Generator):
+    """One epoch of shuffled, augmented ``(x, y)`` batches, channels-last (last batch may be short)."""
+    order = rng.permutation(len(x))
+    max_shift = int(round(recipe.shift * x.shape[1]))
+    for start in range(0, len(x), recipe.batch_size):
+        idx = order[start:start + recipe.batch_size]
+        yield shift_images(x[idx], max_shift, rng), y[idx]
+
+
+def _metrics(logits: np.ndarray, y: np.ndarray) -> tuple:
+    """Mean cross-entropy and accuracy of ``logits`` against labels ``y``."""
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(len(y)), y].mean()
+    return float(loss), float((logits.argmax(axis=1) == y).mean())
+
+
+# ---- run settings --------------------------------------------------------------------------------
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _verbose(verbose) -> bool:
+    """``None`` means: print one line per epoch in a notebook, unless under pytest or smoke mode."""
+    if verbose is not None:
+        return bool(verbose)
+    return _in_notebook() and not book.smoke() and "PYTEST_CURRENT_TEST" not in os.environ
+
+
+def _threads() -> int | None:
+    return int(os.environ.get("MOBILECNN_THREADS", "0")) or None
+
+
+def _check(name: str, framework: str, epochs, seed, subset) -> None:
+    architectures.get(name)
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"framework must be 'keras' or 'torch', got {framework!r}")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be a whole number >= 1 (or None for the recipe's), got {epochs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
+        raise ValueError(f"subset must be a whole number of training images >= 1, got {subset!r}")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Every argument of a training run, resolved: what :func:`fit` does and what the cache keys."""
+
+    name: str
+    framework: str
+    dataset: str
+    image_size: int
+    metaparams: dict
+    epochs: int
+    seed: int
+    subset: int | None
+    smoke: bool
+    recipe: Recipe
+
+    def key(self) -> str:
+        blob = json.dumps({**asdict(self), "recipe": asdict(self.recipe)}, sort_keys=True,
+                          default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _resolve(name, framework, dataset, image_size, epochs, seed, subset, recipe, metaparams) -> _Run:
+    _check(name, framework, epochs, seed, subset)
+    dataset = data.dataset_name(dataset)
+    metaparams = {"num_classes": data.num_classes(dataset), **metaparams}
+    if "rho" in metaparams:
+        raise ValueError("give image_size (pixels), not rho: fit sets rho = image_size / 224")
+    # profile() checks every metaparameter and the input size, with clear errors.
+    _, values, _ = architectures.resolve(name, {**metaparams, "image_size": image_size})
+    profile(name, **values)
+    recipe = recipe or RECIPE
+    smoke = book.smoke()
+    if smoke:
+        epochs = min(epochs or recipe.smoke_epochs, recipe.smoke_epochs)
+        subset = min(subset or recipe.smoke_subset, recipe.smoke_subset)
+    return _Run(name, framework, dataset, image_size, values, epochs or recipe.epochs, seed, subset,
+                smoke, recipe)
+
+
+# ---- training ------------------------------------------------------------------------------------
+
+def fit(name: str, framework: str = "keras", dataset: str | None = None, image_size: int = 32,
+        epochs: int | None = None, seed: int = 0, verbose: bool | None = None, *,
+        subset: int | None = None, recipe: Recipe | None = None, **metaparams) -> TrainResult:
+    """Train architecture ``name`` in ``framework`` ("keras" or "torch") on ``dataset``.
+
+    ``image_size`` is the model's input (its ``rho`` is ``image_size / 224``); ``metaparams`` are
+    the architecture's (``alpha``, ``groups``, ...); ``num_classes`` defaults to the dataset's.
+    ``epochs=None`` takes the recipe's (:data:`RECIPE`); ``subset`` trains on that many training
+    images (a stratified sample; the test set stays whole). ``verbose=None`` prints one line per
+    epoch in a notebook and stays quiet elsewhere (scripts, pytest, smoke mode).
+
+    The same ``seed`` gives the same test accuracy run after run on the CPU: the seeds of Python,
+    NumPy and the framework are set, and deterministic kernels are required (TensorFlow's op
+    determinism, ``torch.use_deterministic_algorithms``). In smoke mode (``MOBILECNN_SMOKE=1``) the
+    run shrinks to ``recipe.smoke_epochs`` epoch on ``recipe.smoke_subset`` images and the result
+    says it is a smoke run.
+    """
+    run = _resolve(name, framework, dataset, image_size, epochs, seed, subset, recipe, metaparams)
+    return _fit(run, _verbose(verbose))
+
+
+def _fit(run: _Run, verbose: bool) -> TrainResult:
+    (x_train, y_train), (x_test, y_test) = _dataset(run.dataset, run.image_size)
+    if run.subset is not None:
+        keep = _stratified_subset(y_train, run.subset, run.seed)
+        x_train, y_train = x_train[keep], y_train[keep]
+    trainer = _KerasTrainer(run) if run.framework == "keras" else _TorchTrainer(run)
+    recipe = run.recipe
+    rng = np.random.default_rng(run.seed)
+    steps_per_epoch = math.ceil(len(x_train) / recipe.batch_size)
+    total = run.epochs * steps_per_epoch
+    history = {"loss": [], "accuracy": [], "test_loss": [], "test_accuracy": []}
+    step = 0
+    start = time.perf_counter()
+    for epoch in range(run.epochs):
+        seen, loss_sum, correct = 0, 0.0, 0.0
+        for xb, yb in batches(x_train, y_train, recipe, rng):
+            loss, acc = trainer.step(xb, yb, recipe.lr(step, total, steps_per_epoch))
+            step += 1
+            seen += len(yb)
+            loss_sum += loss * len(yb)
+            correct += acc * len(yb)
+        test_loss, test_acc = _metrics(trainer.logits(x_test), y_test)
+        for key, value in zip(history, (loss_sum / seen, correct / seen, test_loss, test_acc)):
+            history[key].append(value)
+        if verbose:
+            print(f"epoch {epoch + 1:>2}/{run.epochs}  loss {loss_sum / seen:.3f}  "
+                  f"accuracy {correct / seen:.3f}  test loss {test_loss:.3f}  "
+                  f"test accuracy {test_acc:.3f}  ({time.perf_counter() - start:.0f} s)",
+                  flush=True)
+    seconds = time.perf_counter() - start
+    cost = profile(run.name, **run.metaparams)
+    return TrainResult(run.name, run.framework, run.dataset, run.image_size, dict(run.metaparams),
+                       run.epochs, run.seed, run.recipe, trainer.model, history,
+                       history["test_accuracy"][-1], seconds, run.smoke, cost.params, cost.macs,
+                       run.subset)
+
+
+class _KerasTrainer:
+    """One optimizer step on a batch, and logits for a set of images, in Keras."""
+
+    def __init__(self, run: _Run):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        _keras_threads(tf)
+        import keras
+
+        from . import keras_backend, keras_model
+
+        keras.utils.set_random_seed(run.seed)
+        tf.config.experimental.enable_op_determinism()
+        self.model = keras_model(run.name, **run.metaparams)
+        keras_backend.set_batchnorm_momentum(self.model, run.recipe.bn_momentum)
+        self.logits_model = keras_backend.logits_model(self.model)
+        self.optimizer = keras.optimizers.AdamW(learning_rate=run.recipe.learning_rate,
+                                                weight_decay=run.recipe.weight_decay,
+                                                epsilon=run.recipe.epsilon)
+        self.logits_model.compile(
+            optimizer=self.optimizer, metrics=["accuracy"],
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def step(self, x, y, lr: float) -> tuple:
+        self.optimizer.learning_rate.assign(lr)
+        out = self.logits_model.train_on_batch(x, y, return_dict=True)
+        return float(out["loss"]), float(out["accuracy"])
+
+    def logits(self, x) -> np.ndarray:
+        return _keras_predict(self.logits_model, x)
+
+
+def _keras_threads(tf) -> None:
+    """Apply ``MOBILECNN_THREADS`` to TensorFlow's thread pools (possible only before TF runs)."""
+    threads = _threads()
+    if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            # TensorFlow already started its pools in this process; they keep their size.
+            return
+
+
+def _keras_predict(model, x, batch_size: int = 256) -> np.ndarray:
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
+                           for i in range(0, len(x), batch_size)])
+
+
+class _TorchTrainer:
+    """The same step and evaluation in PyTorch (channels-first, logits from ``model(x, logits=True)``)."""
+
+    def __init__(self, run: _Run):
+        import torch
+
+        from . import torch_backend, torch_model
+
+        self.torch = torch
+        if _threads():
+            torch.set_num_threads(_threads())
+        torch.manual_seed(run.seed)
+        torch.use_deterministic_algorithms(True)
+        self.model = torch_model(run.name, **run.metaparams)
+        self.model.metaparams = dict(run.metaparams)
+        keras_initialization(self.model)
+        torch_backend.set_batchnorm_momentum(self.model, run.recipe.bn_momentum)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=run.recipe.learning_rate,
+                                           weight_decay=run.recipe.weight_decay,
+                                           eps=run.recipe.epsilon)
+        self.loss = torch.nn.CrossEntropyLoss()
+
+    def step(self, x, y, lr: float) -> tuple:
+        torch = self.torch
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        xb = torch.from_numpy(data.to_channels_first(x))
+        yb = torch.from_numpy(np.asarray(y))
+        logits = self.model(xb, logits=True)
+        loss = self.loss(logits, yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        accuracy = (logits.argmax(dim=1) == yb).float().mean()
+        return float(loss), float(accuracy)
+
+    def logits(self, x) -> np.ndarray:
+        return _torch_predict(self.model, x, logits=True)
+
+
+def keras_initialization(model) -> None:
+    """Re-initialize a PyTorch model the way Keras initializes a new one: Glorot-uniform kernels,
+    zero biases (batch norm: scale 1, shift 0, as both frameworks already do).
+
+    Glorot's bound ``sqrt(6 / (fan_in + fan_out))`` depends on the sum of the fans, which is the
+    same for Keras' and PyTorch's kernel layouts, also for depthwise kernels.
+    """
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+
+def _torch_predict(model, x, logits: bool = False, batch_size: int = 256) -> np.ndarray:
+    import torch
+
+    model.eval()
+    with torch.inference_mode():
+        return np.concatenate([
+            model(torch.from_numpy(data.to_channels_first(x[i:i + batch_size])), logits=logits).numpy()
+            for i in range(0, len(x), batch_size)])
+
+
+def framework_of(model) -> str:
+    """"keras" or "torch", from the class of ``model`` (without importing either framework)."""
+    module = type(model).__module__
+    if module.startswith(("keras", "tensorflow")):
+        return "keras"
+    if module.startswith(("torch", "mobilecnn.torch_backend")):
+        return "torch"
+    raise ValueError(f"model must be a Keras model or a PyTorch module, got {type(model).__name__}")
+
+
+def predict(model, x: np.ndarray) -> np.ndarray:
+    """Class probabilities ``(N, num_classes)`` of a Keras or PyTorch model (or a
+    :class:`TrainResult`) for channels-last images ``x`` such as :func:`mobilecnn.data.load` gives."""
+    model = model.model if isinstance(model, TrainResult) else model
+    if framework_of(model) == "keras":
+        return _keras_predict(model, x)
+    return _torch_predict(model, x)
+
+
+# ---- saving and loading --------------------------------------------------------------------------
+
+def save(result_or_model, path) -> Path:
+    """Save a model (or a :class:`TrainResult`'s model) in its framework's own format.
+
+    Keras: the native ``.keras`` archive. PyTorch: ``torch.save`` of a dict holding the
+    ``state_dict``, the architecture's name and its metaparameters, so that :func:`load` rebuilds
+    the module with :func:`mobilecnn.torch_model`. The suffix (``.keras`` or ``.pt``) is added
+    when ``path`` has none; a wrong suffix is a ``ValueError``. Returns the path written.
+    """
+    model = result_or_model.model if isinstance(result_or_model, TrainResult) else result_or_model
+    framework = framework_of(model)
+    path = Path(path)
+    if path.suffix == "":
+        path = path.with_suffix(SUFFIX[framework])
+    if path.suffix != SUFFIX[framework]:
+        raise ValueError(f"path must end in {SUFFIX[framework]!r} for a {framework} model, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if framework == "keras":
+        model.save(path)
+        return path
+    import torch
+
+    metaparams = getattr(model, "metaparams", None)
+    if metaparams is None:
+        raise ValueError("this PyTorch model has no .metaparams (the dict of metaparameters it was "
+                         "built with); set it, or save the TrainResult that fit returned")
+    torch.save({"format": TORCH_FORMAT, "name": model.arch, "metaparams": dict(metaparams),
+                "state_dict": model.state_dict()}, path)
+    return path
+
+
+def load(path):
+    """Load a model written by :func:`save` (``.keras`` -> Keras model, ``.pt`` -> PyTorch module
+    in eval mode)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved model at {path}")
+    if path.suffix == ".keras":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        from . import keras_backend  # noqa: F401  (registers ChannelShuffle for deserialization)
+
+        return keras.models.load_model(path)
+    if path.suffix != ".pt":
+        raise ValueError(f"path must end in '.keras' or '.pt', got {str(path)!r}")
+    import torch
+
+    from . import torch_model
+
+    saved = torch.load(path, weights_only=True)
+    if saved.get("format") != TORCH_FORMAT:
+        raise ValueError(f"{path} was not written by mobilecnn.train.save")
+    model = torch_model(saved["name"], **saved["metaparams"])
+    model.load_state_dict(saved["state_dict"])
+    model.metaparams = dict(saved["metaparams"])
+    return model.eval()
+
+
+# ---- the cache -----------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """Where :func:`fit_or_load` keeps trained models: ``$MOBILECNN_CACHE``, else
+    ``<repository>/.mobilecnn_cache`` (git-ignored) when the package runs from the book's
+    checkout, else ``~/.cache/mobilecnn/models``."""
+    if os.environ.get("MOBILECNN_CACHE"):
+        return Path(os.environ["MOBILECNN_CACHE"])
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "_config.yml").is_file():
+        return repo / ".mobilecnn_cache"
+    return Path.home() / ".cache" / "mobilecnn" / "models"
+
+
+def fit_or_load(name: str, framework: str = "keras", dataset: str | None = None,
+                image_size: int = 32, epochs: int | None = None, seed: int = 0,
+                verbose: bool | None = None, *, subset: int | None = None,
+                recipe: Recipe | None = None, **metaparams) -> TrainResult:
+    """:func:`fit` with the same arguments, unless a model trained with exactly these arguments
+    (resolved: defaults filled in, recipe and smoke mode included) is already in :func:`cache_dir`;
+    then that model and its history are loaded (``result.cached`` is True). Smoke runs have their
+    own keys, so they never stand in for a full run."""
+    run = _resolve(name, framework, dataset, image_size, epochs, seed, subset, recipe, metaparams)
+    stem = cache_dir() / f"{run.name}_{run.framework}_{run.dataset}_{run.key()}"
+    model_path, info_path = stem.with_suffix(SUFFIX[run.framework]), stem.with_suffix(".json")
+    if model_path.is_file() and info_path.is_file():
+        info = json.loads(info_path.read_text())
+        cost = profile(run.name, **run.metaparams)
+        return TrainResult(run.name, run.framework, run.dataset, run.image_size,
+                           dict(run.metaparams), run.epochs, run.seed, run.recipe, load(model_path),
+                           info["history"], info["test_accuracy"], info["seconds"], run.smoke,
+                           cost.params, cost.macs, run.subset, cached=True)
+    result = _fit(run, _verbose(verbose))
+    save(result, model_path)
+    # The JSON is written last: a model file without it (an interrupted save) is never a hit.
+    info_path.write_text(json.dumps({
+        "run": {**asdict(replace(run)), "recipe": asdict(run.recipe)}, "history": result.history,
+        "test_accuracy": result.test_accuracy, "seconds": result.seconds}, indent=1, default=str))
+    return result
