@@ -1,0 +1,71 @@
+"""The book's frame: table of contents against chapters/, stripped notebooks, the intro page."""
+
+import json
+import pathlib
+import re
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def resolve(entry):
+    for suffix in (".ipynb", ".md"):
+        path = ROOT / (entry + suffix)
+        if path.exists():
+            return path
+    return None
+
+
+def test_every_toc_entry_exists():
+    missing = [f for f in toc_files() if resolve(f) is None]
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+
+
+def test_every_chapter_is_listed():
+    listed = {resolve(f) for f in toc_files()}
+    unlisted = [p.name for p in (ROOT / "chapters").glob("*.ipynb") if p not in listed]
+    assert not unlisted, f"chapters missing from _toc.yml: {unlisted}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_are_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs", []) == [], f"{path.name} carries outputs"
+            assert cell.get("execution_count") is None, f"{path.name} carries execution counts"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.name)
+def test_chapters_import_the_library_instead_of_copying_it(path):
+    nb = json.loads(path.read_text())
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "mobilecnn" in source
+    assert "Lambda(" not in source
+
+
+def test_intro_page_executes():
+    """intro.md is a MyST text notebook; run its cells the way the book build does."""
+    nbformat = pytest.importorskip("nbformat")
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from nbclient import NotebookClient
+
+    nb = read_myst_markdown_notebook((ROOT / "intro.md").read_text())
+    nb = nbformat.from_dict(nb) if not isinstance(nb, nbformat.NotebookNode) else nb
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    glued = set()
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            glued |= set(output.get("metadata", {}).get("scrapbook", {}).get("name", "").split())
+    keys = set(re.findall(r"\{glue:text\}`(\w+)`", (ROOT / "intro.md").read_text()))
+    assert keys and keys <= glued, f"intro.md pastes values that were never glued: {keys - glued}"
