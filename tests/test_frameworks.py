@@ -150,3 +150,11 @@ def test_channel_shuffle_permutation_is_the_papers():
         for j in range(n):
             expected[j * g + i] = i * n + j
     assert (k == expected).all() and (t == expected).all()
+
+
+@pytest.mark.parametrize("builder", ["keras_model", "torch_model"])
+def test_builders_reject_bad_input_before_building(builder):
+    with pytest.raises(ValueError, match="alpha"):
+        getattr(mobilecnn, builder)("mobilenet_v1", alpha=2.0)
+    with pytest.raises(ValueError, match="groups"):
+        getattr(mobilecnn, builder)("shufflenet_v1", groups=6)
