@@ -49,7 +49,9 @@
     ["stage", "output", "params", "trainable", "MACs"].forEach(function (h) {
       head.append(el("th", {}, h));
     });
-    tbl.append(el("thead")).append(head);
+    var thead = el("thead");
+    thead.append(head);
+    tbl.append(thead);
     var body = el("tbody");
     point.s.forEach(function (s, i) {
       var name = data.stages[s[0]];
@@ -84,10 +86,15 @@
     var tableBox = root.querySelector(".mcnn-tablebox");
     var open = {};
 
+    // The position of a control on its grid: a range input's value, a menu's selected index.
+    function position(input) {
+      return input.type === "range" ? input.value : String(input.selectedIndex);
+    }
+
     function render() {
-      var key = inputs.map(function (input) { return input.value; }).join(",");
+      var key = inputs.map(position).join(",");
       inputs.forEach(function (input, k) {
-        var label = data.controls[k].labels[Number(input.value)];
+        var label = data.controls[k].labels[Number(position(input))];
         root.querySelector('output[data-value="' + input.getAttribute("data-param") + '"]')
           .textContent = label;
         if (input.type === "range") { input.setAttribute("aria-valuetext", label); }

@@ -102,8 +102,8 @@ def controls(name: str, fixed: dict | None = None, *, static: bool = False) -> t
             values = tuple(sorted(values + (meta.default,))) if meta.kind != "choice" \
                 else values + (meta.default,)
         kind = "choice" if meta.kind == "choice" else "slider"
-        out.append(Control(meta.name, kind, values, tuple(value_label(meta.name, v) for v in values),
-                           meta.doc))
+        labels = tuple(value_label(meta.name, v) for v in values)
+        out.append(Control(meta.name, kind, values, labels, meta.doc))
     return tuple(out)
 
 
@@ -165,7 +165,7 @@ class Reading:
 
 
 def rule_names(name: str) -> tuple:
-    """The rule-of-thumb formulas as text, e.g. ``("α²", "α²ρ²")``; ``"1"`` if there is none."""
+    """The rule-of-thumb formulas as text, e.g. ``("α²", "α²ρ²")`` (``"1"`` if no width)."""
     width = WIDTH_MULTIPLIER.get(name)
     w = f"{SYMBOL[width]}\u00b2" if width else ""
     return (w or "1", f"{w}{SYMBOL['rho']}\u00b2")
@@ -271,8 +271,9 @@ def table_html(reading: Reading, by: str = "stage") -> str:
         f'<tr data-row="{i}"><td>{label}</td><td>{shape_text(shape)}</td>'
         f'<td data-field="params">{p:,}</td><td data-field="trainable_params">{t:,}</td>'
         f'<td data-field="macs">{m:,}</td></tr>' for i, (label, shape, p, t, m) in enumerate(rows))
-    return (f'<table class="mcnn-table" data-by="{by}"><thead><tr>'
-            + "".join(f"<th>{h}</th>" for h in head) + f"</tr></thead><tbody>{body}</tbody></table>")
+    head_cells = "".join(f"<th>{h}</th>" for h in head)
+    return (f'<table class="mcnn-table" data-by="{by}"><thead><tr>{head_cells}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
 
 
 def css() -> str:
@@ -333,10 +334,12 @@ def precompute(name: str, **fixed) -> dict:
     """Profile every point of the static slider grid of ``name``; the explorer's JSON as a dict.
 
     Keys: ``controls`` (name, kind, labels), ``rules`` (the rule-of-thumb formulas), ``stages``,
-    ``blocks`` and ``shapes`` (names and output shapes, referenced by index), ``points``: for the key ``"i,j,..."`` (the
-    position of each control) either ``{"e": message}`` or ``{"t": [image_size, params,
-    trainable_params, macs, flops], "r": [params ratio, its rule, MACs ratio, its rule],
-    "s": [[stage, output, params, trainable, macs], ...], "b": [[stage, block, output, ...], ...]}``.
+    ``blocks`` and ``shapes`` (names and output shapes, stored once and referred to by index),
+    and ``points``: for the key ``"i,j,..."`` (the grid position of each control) either
+    ``{"e": message}`` or ``{"t": [image_size, params, trainable_params, macs, flops],
+    "r": [params ratio, its rule of thumb, MACs ratio, its rule of thumb] (display strings),
+    "s": [[stage, shape, params, trainable, macs], ...],
+    "b": [[stage, block, shape, params, trainable, macs], ...]}``.
     """
     return json.loads(_precompute(name, tuple(sorted(check_fixed(name, fixed).items()))))
 
@@ -385,8 +388,10 @@ class StaticExplorer:
 def _control_html(control: Control, position: int) -> str:
     name = html.escape(control.name)
     if control.kind == "choice":
-        options = "".join(f'<option value="{i}"{" selected" if i == position else ""}>'
-                          f"{html.escape(label)}</option>" for i, label in enumerate(control.labels))
+        # An option's value is its label; the script reads the position (selectedIndex).
+        options = "".join(
+            f'<option value="{html.escape(label)}"{" selected" if i == position else ""}>'
+            f"{html.escape(label)}</option>" for i, label in enumerate(control.labels))
         widget = f'<select data-param="{name}" aria-label="{name}">{options}</select>'
     else:
         widget = (f'<input type="range" data-param="{name}" aria-label="{name}" min="0" '
@@ -394,8 +399,10 @@ def _control_html(control: Control, position: int) -> str:
                   f'aria-valuetext="{html.escape(control.labels[position])}">')
     return (f'<label class="mcnn-control" title="{html.escape(control.doc)}">'
             f'<span class="mcnn-name">{name}</span>{widget}'
-            f'<output class="mcnn-value" data-value="{name}">{html.escape(control.labels[position])}'
-            f"</output></label>")
+            # A menu shows its value itself; the <output> only echoes sliders.
+            f'<output class="mcnn-value" data-value="{name}"'
+            f'{" hidden" if control.kind == "choice" else ""}>'
+            f"{html.escape(control.labels[position])}</output></label>")
 
 
 def static_explorer(name: str, initial: dict | None = None, **fixed) -> StaticExplorer:

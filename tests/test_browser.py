@@ -1,0 +1,197 @@
+"""The explorer page as readers get it: built by jupyter-book, opened in headless Chromium.
+
+The test builds ``chapters/explorer.ipynb`` alone (``jupyter-book build <page> --path-output``),
+opens the HTML with no network (every request that is not a local file is refused and recorded),
+moves every slider and menu of every explorer through its grid, and checks after each move that
+the page shows exactly what ``mobilecnn.profile`` gives for the setting. It uses Debian's
+``chromium`` through Playwright (never ``playwright install``); without it the test is skipped,
+unless the environment variable ``CI`` is set, where it fails.
+
+Set ``MOBILECNN_SCREENSHOT=path.png`` to keep a screenshot of the page.
+"""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import mobilecnn
+from mobilecnn import static
+
+pytestmark = pytest.mark.browser
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+# Page errors that come from the book theme, not from the explorer: sphinx-thebe declares a
+# global twice when a single page is built.
+THEME_ERRORS = ("THEBE_JS_URL",)
+
+
+def _unavailable(reason):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so the browser test may not be skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"{CHROMIUM} not found; install Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright for Python is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def explorer_page(tmp_path_factory):
+    """Build the explorer chapter alone; return the path of its HTML page."""
+    out = tmp_path_factory.mktemp("book")
+    jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book) if jupyter_book.exists() else shutil.which("jupyter-book"),
+               "build", str(ROOT / "chapters" / "explorer.ipynb"), "--path-output", str(out)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    pages = list(out.glob("_build/_page/*/html/explorer.html"))
+    assert done.returncode == 0 and pages, done.stdout[-3000:] + done.stderr[-3000:]
+    return pages[0]
+
+
+@pytest.fixture(scope="module")
+def page(browser, explorer_page):
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    page = context.new_page()
+    page.refused = []
+    page.errors = []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            page.refused.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda err: page.errors.append(str(err)))
+    page.goto(explorer_page.as_uri())
+    yield page
+    context.close()
+
+
+def shown(box) -> dict:
+    """The summary fields an explorer shows, or ``{"error": message}``."""
+    return box.evaluate("""root => {
+        const out = {};
+        root.querySelectorAll('.mcnn-out [data-field]').forEach(el => {
+            out[el.getAttribute('data-field')] = el.textContent; });
+        return out; }""")
+
+
+def table(box) -> list:
+    return box.evaluate("""root => Array.from(root.querySelectorAll('.mcnn-table tbody tr'))
+        .map(tr => [tr.className, tr.cells[0].textContent.replace(/^[\\u25b8\\u25be] /, '')]
+            .concat(['params', 'trainable_params', 'macs'].map(
+                k => Number(tr.querySelector('[data-field="' + k + '"]').textContent
+                            .replace(/,/g, '')))))""")
+
+
+def move(box, control, position):
+    """Move a slider (set the range input and dispatch input and change) or pick a menu entry."""
+    widget = box.locator(f'[data-param="{control.name}"]')
+    if control.kind == "choice":
+        widget.select_option(label=control.labels[position])
+    else:
+        widget.evaluate("""(el, v) => { el.value = v;
+            el.dispatchEvent(new Event('input', {bubbles: true}));
+            el.dispatchEvent(new Event('change', {bubbles: true})); }""", str(position))
+
+
+def check(box, name, settings):
+    """The explorer shows exactly ``mobilecnn.profile(name, **settings)`` (or its error)."""
+    got = shown(box)
+    try:
+        expected = mobilecnn.profile(name, **settings)
+    except ValueError as err:
+        assert got == {"error": str(err)}, settings
+        assert table(box) == []
+        return
+    number = lambda key: int(got[key].replace(",", ""))  # noqa: E731
+    assert (number("params"), number("trainable_params"), number("macs"), number("flops")) == \
+        (expected.params, expected.trainable_params, expected.macs, expected.flops), settings
+    assert got["image_size"] == f"{expected.image_size}\u00d7{expected.image_size}"
+    stages = [(row[1], row[2], row[4]) for row in table(box) if row[0] == "mcnn-stage"]
+    assert stages == expected.by_stage(), settings
+
+
+def test_explorer_page_in_chromium(page, tmp_path):
+    """One test, so that parallel workers (pytest -n) build the page once, not once each."""
+    every_slider_shows_the_exact_profile(page)
+    invalid_setting_then_valid_again_and_keyboard(page)
+    a_stage_opens_to_its_blocks(page, tmp_path)
+    assert not page.refused, f"the page tried to load {page.refused}"
+    assert [e for e in page.errors if not any(t in e for t in THEME_ERRORS)] == []
+
+
+def every_slider_shows_the_exact_profile(page):
+    names = page.locator(".mobilecnn-explorer").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-architecture'))")
+    assert names == mobilecnn.list_architectures()
+    moves = 0
+    for name in names:
+        box = page.locator(f'.mobilecnn-explorer[data-architecture="{name}"]')
+        controls = static.controls(name, static=True)
+        positions = {c.name: c.index(static.defaults(name)[c.name]) for c in controls}
+        check(box, name, {})
+        for control in controls:
+            for position in [*range(len(control.values)), positions[control.name]]:
+                move(box, control, position)
+                positions[control.name] = position
+                check(box, name, {c.name: c.values[positions[c.name]] for c in controls})
+                label = box.locator(f'output[data-value="{control.name}"]').text_content()
+                assert label == control.labels[position]
+                moves += 1
+    assert moves > 60
+
+
+def invalid_setting_then_valid_again_and_keyboard(page):
+    box = page.locator('.mobilecnn-explorer[data-architecture="squeezenet"]')
+    rho = next(c for c in static.controls("squeezenet", static=True) if c.name == "rho")
+    move(box, rho, rho.index(32 / 224))
+    check(box, "squeezenet", {"rho": 32 / 224})
+    assert "rho must be at least" in shown(box)["error"]
+    # The keyboard moves a slider too: one step right from 32 px is 64 px.
+    box.locator('[data-param="rho"]').focus()
+    page.keyboard.press("ArrowRight")
+    check(box, "squeezenet", {"rho": 64 / 224})
+    move(box, rho, rho.index(1.0))
+    check(box, "squeezenet", {})
+
+
+def a_stage_opens_to_its_blocks(page, tmp_path):
+    box = page.locator('.mobilecnn-explorer[data-architecture="mobilenet_v1"]')
+    controls = static.controls("mobilenet_v1", static=True)
+    alpha = controls[0]
+    move(box, alpha, alpha.index(0.5))
+    box.locator('tr[data-stage="group_1"] button').click()
+    expected = mobilecnn.profile("mobilenet_v1", alpha=0.5)
+    blocks = [(r[1], r[2], r[3], r[4]) for r in table(box) if r[0] == "mcnn-block"]
+    assert blocks == [(key, p, t, m) for key, stage, _, p, t, m in static.rollup(expected, "block")
+                      if stage == "group_1"]
+    move(box, alpha, alpha.index(0.75))          # an open stage stays open after a move
+    blocks = [r[1:] for r in table(box) if r[0] == "mcnn-block"]
+    expected = mobilecnn.profile("mobilenet_v1", alpha=0.75)
+    assert blocks == [[key, p, t, m] for key, stage, _, p, t, m in static.rollup(expected, "block")
+                      if stage == "group_1"]
+    box.scroll_into_view_if_needed()
+    shot = pathlib.Path(os.environ.get("MOBILECNN_SCREENSHOT") or tmp_path / "explorer.png")
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
