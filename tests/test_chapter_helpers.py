@@ -131,6 +131,17 @@ def test_measure_times_a_small_layer_in_torch():
         costs.measure(costs.single_layer("depthwise", (8, 8, 16)), "jax")
     with pytest.raises(ValueError, match="repeats"):
         costs.measure(costs.single_layer("depthwise", (8, 8, 16)), "torch", repeats=0)
+    with pytest.raises(ValueError, match="threads"):
+        costs.measure(costs.single_layer("depthwise", (8, 8, 16)), "torch", threads=0)
+
+
+def test_measure_caps_torch_threads_and_restores_them():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    timing = costs.measure(costs.single_layer("depthwise", (8, 8, 16)), "torch", repeats=2,
+                           warmup=0, threads=1)
+    assert timing.threads == 1
+    assert torch.get_num_threads() == before
 
 
 def test_single_layers_count_the_same_in_keras_and_torch():

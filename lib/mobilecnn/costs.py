@@ -187,7 +187,7 @@ class Timing:
 
 
 def measure(net: Net, framework: str = "keras", batch: int = 1, repeats: int = 20,
-            warmup: int = 3, seed: int = 0) -> Timing:
+            warmup: int = 3, seed: int = 0, threads: int | None = None) -> Timing:
     """Time ``repeats`` forward passes of ``net`` (after ``warmup`` untimed ones).
 
     Keras runs the model inside a ``tf.function`` (graph mode, as ``model.predict`` would), and
@@ -195,6 +195,12 @@ def measure(net: Net, framework: str = "keras", batch: int = 1, repeats: int = 2
     layout (channels-last and channels-first). The input is the same seeded random batch in both.
     Take the median: the first calls and the occasional slow one (another process, a page fault)
     say nothing about the layer.
+
+    ``threads`` caps the framework's intra-op threads for the measurement. One thread gives the
+    most repeatable figures on a shared machine: a multi-threaded kernel that has to wait for a
+    busy core can take many times its usual time. PyTorch's setting is restored afterwards;
+    TensorFlow's can only be set before TensorFlow first runs, so a later request gives a
+    ``RuntimeWarning`` and no change, and ``Timing.threads`` always reports what was used.
     """
     if framework not in ("keras", "torch"):
         raise ValueError(f"framework={framework!r} is not allowed; framework must be 'keras' "
@@ -202,24 +208,30 @@ def measure(net: Net, framework: str = "keras", batch: int = 1, repeats: int = 2
     if repeats < 1 or warmup < 0 or batch < 1:
         raise ValueError(f"repeats and batch must be at least 1 and warmup at least 0, got "
                          f"repeats={repeats}, batch={batch}, warmup={warmup}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}")
     import numpy as np
 
     x = np.random.default_rng(seed).standard_normal((batch, *net.input_shape)).astype("float32")
     if framework == "keras":
-        run, threads = _keras_runner(net, x)
+        run, used, restore = _keras_runner(net, x, threads)
     else:
-        run, threads = _torch_runner(net, x)
-    for _ in range(warmup):
-        run()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - start)
-    return Timing(framework, tuple(seconds), batch, threads)
+        run, used, restore = _torch_runner(net, x, threads)
+    try:
+        for _ in range(warmup):
+            run()
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            seconds.append(time.perf_counter() - start)
+    finally:
+        restore()
+    return Timing(framework, tuple(seconds), batch, used)
 
 
-def _keras_runner(net: Net, x):
+def _keras_runner(net: Net, x, threads: int | None):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -227,18 +239,32 @@ def _keras_runner(net: Net, x):
 
     from .keras_backend import build
 
+    config = tf.config.threading
+    if threads is not None and config.get_intra_op_parallelism_threads() != threads:
+        try:
+            config.set_intra_op_parallelism_threads(threads)
+            config.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            import warnings
+
+            warnings.warn(f"TensorFlow is already running with its own thread pools; "
+                          f"threads={threads} does not apply to Keras timings (Timing.threads "
+                          "says what was used)", RuntimeWarning, stacklevel=3)
     model = build(net, "layer")
     graph = tf.function(lambda t: model(t, training=False))
     tensor = tf.constant(x)
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-    return (lambda: graph(tensor)), threads
+    used = config.get_intra_op_parallelism_threads() or os.cpu_count()
+    return (lambda: graph(tensor)), used, (lambda: None)
 
 
-def _torch_runner(net: Net, x):
+def _torch_runner(net: Net, x, threads: int | None):
     import torch
 
     from .torch_backend import build
 
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     model = build(net, "layer").eval()
     tensor = torch.from_numpy(x if x.ndim == 2 else x.transpose(0, 3, 1, 2).copy())
 
@@ -246,4 +272,4 @@ def _torch_runner(net: Net, x):
         with torch.inference_mode():
             return model(tensor)
 
-    return run, torch.get_num_threads()
+    return run, torch.get_num_threads(), (lambda: torch.set_num_threads(before))

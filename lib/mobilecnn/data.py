@@ -69,7 +69,7 @@ def dataset_name(name: str | None = None) -> str:
     if name is None:
         name = os.environ.get("MOBILECNN_DATASET", "").strip() or "digits"
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; name must be one of "
+        raise ValueError(f"unknown dataset {name!r}; the dataset name must be one of "
                          + ", ".join(repr(d) for d in DATASETS))
     return name
 
