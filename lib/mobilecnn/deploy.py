@@ -21,6 +21,7 @@ never needs TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import statistics
 import sys
@@ -201,11 +202,13 @@ def _quiet(tf):
 
 @contextlib.contextmanager
 def _silenced():
-    """Send both ``sys.stdout``/``sys.stderr`` and the file descriptors 1 and 2 to /dev/null.
+    """Send the file descriptors 1 and 2 to /dev/null.
 
     C++ code (the converter's progress lines, the interpreter's "Created TensorFlow Lite XNNPACK
-    delegate" notice) writes to the descriptors directly, bypassing Python's streams; a notebook
-    kernel forwards those bytes to the page, so both levels must be redirected.
+    delegate" notice) writes to the descriptors directly, bypassing Python's ``sys.stdout`` and
+    ``sys.stderr``, and a notebook kernel forwards those bytes to the page. Python's own streams
+    are left alone: a logging handler created meanwhile must not keep a stream that is closed
+    afterwards (Python-level warnings and log records are filtered by :func:`_quiet` instead).
     """
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, OSError, ValueError):
@@ -213,11 +216,9 @@ def _silenced():
     saved = [os.dup(1), os.dup(2)]
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), \
-                contextlib.redirect_stderr(sink):
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            yield
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
     finally:
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
@@ -435,6 +436,18 @@ def _operators(model_bytes: bytes) -> Counter:
     return counts
 
 
+@contextlib.contextmanager
+def _tensorflow_warnings_off():
+    """Raise the ``tensorflow`` logger to ERROR for the duration (no TensorFlow import needed)."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 # ---- measuring ----------------------------------------------------------------------------------
 
 @dataclass(repr=False)
@@ -483,6 +496,11 @@ def evaluate(model, x, y, *, runs: int = 100, warmup: int = 10, batch_size: int 
     directly, which is the fastest way to get one answer from an unmodified Keras model: the
     fairest baseline. ``training=False`` makes batch norm use its moving statistics and turns
     dropout off, as in the converted model.
+
+    TensorFlow's warnings are silenced meanwhile. Keras' TensorFlow back end runs grouped
+    convolutions (ShuffleNet's) on the CPU through an XLA-compiled function that it defines
+    anew in every call, so each eager call retraces and recompiles it, and TensorFlow warns
+    about the retracing at every call. That cost is real and is measured; the warnings are noise.
     """
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y)
@@ -510,6 +528,11 @@ def evaluate(model, x, y, *, runs: int = 100, warmup: int = 10, batch_size: int 
         size = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in keras_model.weights)
         label = label or "Keras"
 
+    with _tensorflow_warnings_off():
+        return _measure(predict, x, y, runs, warmup, batch_size, label, size)
+
+
+def _measure(predict, x, y, runs, warmup, batch_size, label, size) -> Evaluation:
     predict(x[:batch_size])
     start = time.perf_counter()
     probabilities = np.concatenate([predict(x[i:i + batch_size])
