@@ -1,4 +1,4 @@
-"""mobilecnn.data: shapes and ranges, the fixed digits split, the CIFAR-10 reader, the offline error."""
+"""mobilecnn.data: shapes and ranges, the fixed digits split, the CIFAR-10 reader, offline error."""
 
 from __future__ import annotations
 

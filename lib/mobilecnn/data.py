@@ -65,7 +65,7 @@ class DatasetUnavailable(OSError):
 
 
 def dataset_name(name: str | None = None) -> str:
-    """``name``, else ``$MOBILECNN_DATASET``, else ``"digits"``; checked against :data:`DATASETS`."""
+    """``name``, else ``$MOBILECNN_DATASET``, else ``"digits"``; one of :data:`DATASETS`."""
     if name is None:
         name = os.environ.get("MOBILECNN_DATASET", "").strip() or "digits"
     if name not in DATASETS:
@@ -199,7 +199,7 @@ def _cifar10(url: str | None) -> tuple:
 
 
 def _cifar10_folder(url: str | None) -> Path:
-    """The extracted ``cifar-10-batches-py`` folder: found, unpacked from the archive, or downloaded."""
+    """The ``cifar-10-batches-py`` folder: found, unpacked from the archive, or downloaded."""
     root = data_dir()
     folder = root / CIFAR10_FOLDER
     if folder.is_dir():
