@@ -264,3 +264,14 @@ def test_evaluate_measures_both_kinds_alike(trained, files, data):
         deploy.evaluate(files["int8"], x_test, y_test, runs=0)
     with pytest.raises(ValueError, match="y its N labels"):
         deploy.evaluate(files["int8"], x_test, y_test[:-1])
+
+
+@pytest.mark.parametrize("mode", deploy.MODES)
+def test_stripping_names_keeps_the_model(files, data, mode):
+    """strip_strings drops names only: smaller file, same predictions, no names left."""
+    x_test = data[2]
+    stripped = deploy.strip_strings(files[mode])
+    assert len(stripped) < len(files[mode])
+    full, small = deploy.TFLiteClassifier(files[mode]), deploy.TFLiteClassifier(stripped)
+    assert np.array_equal(full.predict(x_test[:16]), small.predict(x_test[:16]))
+    assert all(t.name == "" for t in small.tensors())

@@ -89,7 +89,7 @@ def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
 
 # ---- conversion ---------------------------------------------------------------------------------
 
-def convert(model, mode: str, representative_data=None) -> bytes:
+def convert(model, mode: str, representative_data=None, strip: bool = False) -> bytes:
     """The ``.tflite`` flatbuffer of a Keras ``model`` in ``mode`` (one of :data:`MODES`).
 
     ``representative_data`` (an array of model inputs, float images ``(N, H, W, C)``) is required
@@ -102,11 +102,16 @@ def convert(model, mode: str, representative_data=None) -> bytes:
     doing it ourselves lets :func:`convert_all` export once for several modes (the export, not
     the conversion, is most of the time) and keeps the exported signature under our control.
     The converter's log lines are silenced.
+
+    ``strip=True`` removes the names of tensors and signatures from the file
+    (``flatbuffer_utils.strip_strings``), as builds for microcontrollers do: the interpreter
+    needs none of them to run the model (:class:`TFLiteClassifier` addresses tensors by index),
+    but :meth:`TFLiteClassifier.tensors` then shows no names.
     """
-    return convert_all(model, (mode,), representative_data)[mode]
+    return convert_all(model, (mode,), representative_data, strip)[mode]
 
 
-def convert_all(model, modes=MODES, representative_data=None) -> dict:
+def convert_all(model, modes=MODES, representative_data=None, strip: bool = False) -> dict:
     """``{mode: .tflite bytes}`` for each of ``modes``, exporting ``model`` only once."""
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     for mode in modes:
@@ -119,8 +124,18 @@ def convert_all(model, modes=MODES, representative_data=None) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="mobilecnn_export_") as folder, _quiet(tf):
         model.export(folder, format="tf_saved_model", verbose=False)
-        return {mode: _converter(tf, folder, mode, representative_data).convert()
-                for mode in modes}
+        files = {mode: _converter(tf, folder, mode, representative_data).convert()
+                 for mode in modes}
+    return {mode: strip_strings(b) for mode, b in files.items()} if strip else files
+
+
+def strip_strings(model_bytes: bytes) -> bytes:
+    """The same model without tensor, operator-signature and metadata names."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+    flatbuffer_utils.strip_strings(model)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def _converter(tf, saved_model: str, mode: str, representative_data):
