@@ -30,7 +30,10 @@ def setup(seed: int = 0, threads: int | None = None) -> None:
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     threads = threads or int(os.environ.get("MOBILECNN_THREADS", "0")) or None
     if threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        # TensorFlow reads the TF_NUM_* variables when it starts, so call setup() before the
+        # first TensorFlow import; PyTorch is set directly below.
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
             os.environ[var] = str(threads)
     random.seed(seed)
     import numpy as np
