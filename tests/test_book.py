@@ -69,3 +69,39 @@ def test_intro_page_executes():
             glued |= set(output.get("metadata", {}).get("scrapbook", {}).get("name", "").split())
     keys = set(re.findall(r"\{glue:text\}`(\w+)`", (ROOT / "intro.md").read_text()))
     assert keys and keys <= glued, f"intro.md pastes values that were never glued: {keys - glued}"
+
+
+def pages():
+    out = {}
+    for entry in toc_files():
+        path = resolve(entry)
+        if path.suffix == ".ipynb":
+            nb = json.loads(path.read_text())
+            out[path.name] = "\n".join("".join(c["source"]) for c in nb["cells"]
+                                       if c["cell_type"] == "markdown")
+        else:
+            out[path.name] = path.read_text()
+    return out
+
+
+def test_citations_use_one_prefix_per_page():
+    """Each page keeps its own bibliography; sphinxcontrib-bibtex rejects a key cited on two
+    pages unless each page's keys carry that page's ``:keyprefix:``."""
+    import re
+
+    prefixes = {}
+    for name, text in pages().items():
+        keys = [k.strip() for group in re.findall(r"\{cite(?::[pt])?\}`([^`]*)`", text)
+                for k in group.split(",")]
+        if not keys:
+            continue
+        assert "{bibliography}" in text, f"{name} cites but has no bibliography"
+        found = re.search(r":keyprefix:\s*(\S+)", text)
+        assert found, f"{name} has a bibliography without :keyprefix:"
+        prefix = found.group(1)
+        assert prefix not in prefixes.values(), f"{name} reuses the prefix {prefix}"
+        prefixes[name] = prefix
+        bib = (ROOT / "references.bib").read_text()
+        for key in keys:
+            assert key.startswith(prefix), f"{name} cites {key} without its prefix {prefix}"
+            assert "{" + key[len(prefix):] + "," in bib, f"{name} cites unknown key {key}"
