@@ -191,9 +191,14 @@ def test_cache_dir_default(monkeypatch, root):
 # ---- Keras runs (tracing the training step takes ~10-20 s per model, more on a busy CPU) ------
 
 @pytest.fixture(scope="module")
-def keras_runs():
-    """Two identical short Keras runs (seed 0)."""
-    return _fit("keras"), _fit("keras")
+def keras_runs(tmp_path_factory):
+    """Two identical short Keras runs (seed 0), in full mode whatever the environment says
+    (a module-scoped fixture runs before the function-scoped ``full_mode``)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MOBILECNN_SMOKE", raising=False)
+        mp.delenv("MOBILECNN_DATASET", raising=False)
+        mp.setenv("MOBILECNN_CACHE", str(tmp_path_factory.mktemp("cache")))
+        return _fit("keras"), _fit("keras")
 
 
 @pytest.mark.slow
