@@ -350,11 +350,16 @@ def _fit(run: _Run, verbose: bool) -> TrainResult:
                   f"test accuracy {test_acc:.3f}  ({time.perf_counter() - start:.0f} s)",
                   flush=True)
     seconds = time.perf_counter() - start
+    return _result(run, trainer.model, history, history["test_accuracy"][-1], seconds)
+
+
+def _result(run: _Run, model, history: dict, test_accuracy: float, seconds: float,
+            cached: bool = False) -> TrainResult:
+    """A :class:`TrainResult` for ``run``, with the profiler's counts for its settings."""
     cost = profile(run.name, **run.metaparams)
     return TrainResult(run.name, run.framework, run.dataset, run.image_size, dict(run.metaparams),
-                       run.epochs, run.seed, run.recipe, trainer.model, history,
-                       history["test_accuracy"][-1], seconds, run.smoke, cost.params, cost.macs,
-                       run.subset)
+                       run.epochs, run.seed, run.recipe, model, history, test_accuracy, seconds,
+                       run.smoke, cost.params, cost.macs, run.subset, cached=cached)
 
 
 class _KerasTrainer:
@@ -643,11 +648,8 @@ def fit_or_load(name: str, framework: str = "keras", dataset: str | None = None,
     model_path, info_path = stem.with_suffix(SUFFIX[run.framework]), stem.with_suffix(".json")
     if model_path.is_file() and info_path.is_file():
         info = json.loads(info_path.read_text())
-        cost = profile(run.name, **run.metaparams)
-        return TrainResult(run.name, run.framework, run.dataset, run.image_size,
-                           dict(run.metaparams), run.epochs, run.seed, run.recipe, load(model_path),
-                           info["history"], info["test_accuracy"], info["seconds"], run.smoke,
-                           cost.params, cost.macs, run.subset, cached=True)
+        return _result(run, load(model_path), info["history"], info["test_accuracy"],
+                       info["seconds"], cached=True)
     result = _fit(run, _verbose(verbose))
     save(result, model_path)
     # The JSON is written last: a model file without it (an interrupted save) is never a hit.
