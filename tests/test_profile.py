@@ -138,16 +138,16 @@ def test_layer_names_are_unique_and_chain():
         assert p.layers[-1].name == "predictions"
 
 
-@pytest.mark.parametrize("alpha", [0.25, 0.5, 0.75, 1.0, 1.3])
-def test_width_rules(alpha):
-    if alpha <= 1:
-        p = mobilecnn.profile("mobilenet_v1", alpha=alpha)
-        assert p.layers[0].output_shape[-1] == int(32 * alpha)   # truncation, not rounding
-    if alpha < 0.35:
-        return
-    p2 = mobilecnn.profile("mobilenet_v2", alpha=alpha)
-    assert all(r.output_shape[-1] % 8 == 0 for r in p2.layers if r.kind.startswith("conv")
-               and r.name != "conv_preds")
+@pytest.mark.parametrize("alpha", [0.1, 0.25, 0.5, 0.75, 1.0])
+def test_mobilenet_v1_truncates_widths(alpha):
+    p = mobilecnn.profile("mobilenet_v1", alpha=alpha)
+    assert p.layers[0].output_shape[-1] == int(32 * alpha)   # truncation, not rounding
+
+
+@pytest.mark.parametrize("alpha", [0.35, 0.5, 0.75, 1.0, 1.3])
+def test_mobilenet_v2_widths_are_multiples_of_8(alpha):
+    p = mobilecnn.profile("mobilenet_v2", alpha=alpha)
+    assert all(r.output_shape[-1] % 8 == 0 for r in p.layers if r.kind.startswith("conv"))
 
 
 def test_image_size_is_rho_times_224():
