@@ -7,7 +7,7 @@ PyTorch's own FLOP counter, and outputs computed with the same weights in both f
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import mobilecnn
 
@@ -15,87 +15,31 @@ keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from mobilecnn import parity  # noqa: E402
+
 SIZES = st.sampled_from([32, 48, 63, 64, 80, 96])
 
-SETTINGS = {
-    "mobilenet_v1": st.fixed_dictionaries({
-        "alpha": st.sampled_from([0.1, 0.25, 0.33, 0.5, 0.75, 1.0]),
-        "image_size": SIZES, "num_classes": st.integers(1, 12),
-        "dropout": st.sampled_from([0.0, 0.2])}),
-    "mobilenet_v2": st.fixed_dictionaries({
-        "alpha": st.sampled_from([0.35, 0.5, 0.75, 1.0, 1.3, 1.4]),
-        "image_size": SIZES, "expansion": st.integers(1, 8), "num_classes": st.integers(1, 12)}),
-    "squeezenet": st.fixed_dictionaries({
-        "version": st.sampled_from(["1.0", "1.1"]),
-        "bypass": st.sampled_from(["none", "simple", "complex"]),
-        "image_size": st.sampled_from([48, 63, 64, 96]), "num_classes": st.integers(1, 12)}),
-    "shufflenet_v1": st.fixed_dictionaries({
-        "groups": st.sampled_from([1, 2, 3, 4, 8]), "scale": st.sampled_from([0.25, 0.5, 1.0]),
-        "image_size": SIZES, "num_classes": st.integers(1, 12)}),
-}
+
+def settings_of(name):
+    """Every metaparameter from its slider grid (the architecture module's own), plus a size."""
+    specs = {m.name: st.sampled_from(m.grid) for m in mobilecnn.metaparameters(name)
+             if m.name != "rho"}
+    specs["num_classes"] = st.integers(1, 12)
+    return st.fixed_dictionaries({**specs, "image_size": SIZES})
+
+
+SETTINGS = {name: settings_of(name) for name in mobilecnn.list_architectures()}
 
 EXAMPLES = 6
 
 
-def randomize(model, seed=0):
-    """Replace every weight by random values of a sensible scale, so that batch-norm statistics,
-    biases and layouts all matter when the two frameworks are compared."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if not weights:
-            continue
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = weights[0].shape
-            new = [rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c),
-                   rng.uniform(0.5, 1.5, c)]
-        else:
-            kernel = weights[0]
-            fan_in = int(np.prod(kernel.shape[:-1])) if kernel.ndim > 2 else kernel.shape[0]
-            if isinstance(layer, keras.layers.DepthwiseConv2D):
-                fan_in = kernel.shape[0] * kernel.shape[1]
-            new = [rng.normal(0, np.sqrt(2 / fan_in), w.shape) if i == 0 else rng.normal(0, 0.05, w.shape)
-                   for i, w in enumerate(weights)]
-        layer.set_weights([w.astype("float32") for w in new])
-
-
 def check_three_way(name, meta):
-    p = mobilecnn.profile(name, **meta)
-    km = mobilecnn.keras_model(name, **meta)
-    tm = mobilecnn.torch_model(name, **meta).eval()
-
-    # parameters
-    assert km.count_params() == p.params
-    assert sum(t.numel() for t in tm.parameters()) == p.trainable_params
-    trainable = sum(int(np.prod(w.shape)) for w in km.trainable_weights)
-    assert trainable == p.trainable_params
-
-    # multiply-accumulates, counted by PyTorch's FLOP counter (2 FLOPs per MAC)
-    x = np.random.default_rng(1).random((2,) + p.input_shape).astype("float32")
-    xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        tm(xt[:1])
-    assert counter.get_total_flops() == 2 * p.macs
-
-    # per-layer output shapes, joined by name
-    randomize(km)
-    mobilecnn.copy_keras_to_torch(km, tm)
-    with torch.no_grad():
-        maps = tm.feature_maps(xt)
-    for row in p.layers:
-        assert tuple(km.get_layer(row.name).output.shape[1:]) == row.output_shape, row.name
-        t = maps[row.name]
-        shape = tuple(t.shape[1:]) if t.ndim == 2 else tuple(t.permute(0, 2, 3, 1).shape[1:])
-        assert shape == row.output_shape, row.name
-
-    # the same function: logits agree to 1e-4 (relative to their scale) with shared weights
-    k_logits = mobilecnn.keras_backend.logits_model(km)(x, training=False).numpy()
-    t_logits = maps[tm.nodes[-1].inputs[0]].numpy()
-    scale = max(1.0, float(np.abs(k_logits).max()))
-    assert np.abs(k_logits - t_logits).max() / scale < 1e-4
-    k_probs = km(x, training=False).numpy()
-    assert np.abs(k_probs - maps["predictions"].numpy()).max() < 1e-4
+    try:
+        mobilecnn.profile(name, **meta)
+    except ValueError as err:       # an input too small for this setting: not a sample
+        assert str(err).startswith("rho="), err
+        assume(False)
+    parity.check(name, **meta).assert_ok()
 
 
 @pytest.mark.parametrize("name", list(SETTINGS))
@@ -127,13 +71,43 @@ def test_defaults_agree_at_full_size(name):
 
 def test_keras_model_saves_and_reloads_with_channel_shuffle(tmp_path):
     km = mobilecnn.keras_model("shufflenet_v1", groups=3, scale=0.25, image_size=32, num_classes=4)
-    randomize(km)
+    parity.randomize_keras(km)
     path = tmp_path / "shufflenet.keras"
     km.save(path)
     again = keras.saving.load_model(path)
     x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
     assert np.allclose(km(x).numpy(), again(x).numpy(), atol=1e-6)
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in again.layers)
+
+
+def test_every_op_has_a_layer_in_both_frameworks():
+    from mobilecnn import keras_backend, ops, torch_backend
+
+    assert set(keras_backend.LAYERS) == set(torch_backend.MODULES) == set(ops.OPS) - {"input"}
+
+
+def test_parity_report_catches_a_wrong_weight(monkeypatch):
+    """The check is not vacuous: a PyTorch model with one weight changed must fail it."""
+    from mobilecnn import torch_backend
+
+    meta = dict(alpha=0.25, image_size=32, num_classes=3)
+    report = parity.check("mobilenet_v1", **meta)
+    assert report.ok and report.layers_compared > 50
+    assert set(report.to_frame()["check"]) >= {"MACs", "layer output shapes", "trainable params"}
+
+    copy = torch_backend.copy_from_keras
+
+    def copy_then_break(keras_model, model):
+        copy(keras_model, model)
+        with torch.no_grad():
+            model.layers["conv_preds"].weight[0] *= 1.5     # one class's classifier row
+        return model
+
+    monkeypatch.setattr(torch_backend, "copy_from_keras", copy_then_break)
+    broken = parity.check("mobilenet_v1", **meta)
+    assert not broken.ok and "logits (max relative difference)" in broken.failures
+    with pytest.raises(AssertionError, match="logits"):
+        broken.assert_ok()
 
 
 def test_channel_shuffle_permutation_is_the_papers():

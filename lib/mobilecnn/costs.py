@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from .graph import Net, Node
+from .ops import OPS
 
 LAYER_KINDS = ("standard", "depthwise", "pointwise", "group", "separable", "dense")
 BYTES_PER_FLOAT32 = 4
@@ -113,35 +114,14 @@ def total(net: Net, key: str = "macs") -> int:
 
 # ---- the paper's way of printing a network ---------------------------------------------------
 
-def _times(*dims) -> str:
-    return " \u00d7 ".join(str(d) for d in dims)
-
-
 def describe_node(node: Node) -> tuple | None:
     """``(type / stride, filter shape, input size)`` as MobileNet's Table 1 prints a layer.
 
     Returns ``None`` for layers the paper leaves out of its table (batch norm, activations,
-    dropout, reshapes): the paper says once that every layer is followed by them.
+    dropout, reshapes): the paper says once that every layer is followed by them. The text of
+    each op is its ``table`` entry in :data:`mobilecnn.ops.OPS`.
     """
-    a = node.attr
-    size = _times(*node.in_shape) if len(node.in_shape) == 3 else _times(1, 1, *node.in_shape)
-    if node.op == "conv":
-        k, cin, cout, g = a("kernel"), node.in_shape[-1], node.out_shape[-1], a("groups")
-        kind = "Conv" if g == 1 else f"GConv g{g}"
-        return f"{kind} / s{a('stride')}", _times(k, k, cin // g, cout), size
-    if node.op == "depthwise":
-        k = a("kernel")
-        return f"Conv dw / s{a('stride')}", _times(k, k, node.in_shape[-1]) + " dw", size
-    if node.op == "dense":
-        return "FC", _times(node.in_shape[-1], node.out_shape[-1]), size
-    if node.op in ("maxpool", "avgpool"):
-        name = "Max Pool" if node.op == "maxpool" else "Avg Pool"
-        return f"{name} / s{a('stride')}", f"Pool {_times(a('pool'), a('pool'))}", size
-    if node.op == "gap":
-        return "Avg Pool (global)", f"Pool {_times(*node.in_shape[:2])}", size
-    if node.op == "softmax":
-        return "Softmax", "Classifier", size
-    return None
+    return OPS[node.op].table(node)
 
 
 def layer_table(net: Net) -> list:
@@ -235,7 +215,9 @@ def _keras_runner(net: Net, x, threads: int | None):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from .tf_import import import_tensorflow
+
+    tf = import_tensorflow()
 
     from .keras_backend import build
 

@@ -5,14 +5,16 @@ An architecture module (``mobilecnn.architectures.*``) turns a paper's table int
 appends one named :class:`Node` and works out its output shape there and then, so the arithmetic of
 strides, padding and channel counts lives in this file and nowhere else.
 
-Three interpreters walk the finished list of nodes:
+What each kind of node costs, how its shape follows from its inputs and how a paper prints it
+is one row of :data:`mobilecnn.ops.OPS`. Three interpreters walk the finished list of nodes:
 
 * :mod:`mobilecnn.profiler` reads each node's parameter and multiply-accumulate counts,
 * :mod:`mobilecnn.keras_backend` turns each node into a Keras layer with the node's name,
 * :mod:`mobilecnn.torch_backend` turns each node into a PyTorch module with the node's name.
 
 Shapes are channels-last, ``(height, width, channels)`` for feature maps and ``(features,)``
-after global pooling, and describe one image (no batch axis).
+after global pooling, and describe one image (no batch axis). Kernels and pooling windows are
+``(height, width)``; an ``int`` ``k`` means ``(k, k)``.
 
 Padding is always explicit. A ``"same"`` convolution or pool is resolved here to the four
 numbers TensorFlow would use (``pad_top, pad_bottom, pad_left, pad_right``): for a stride-2
@@ -27,21 +29,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from .ops import OPS, ShapeError, window_output  # noqa: F401  (ShapeError is re-exported)
+
 Shape = tuple  # (H, W, C) or (C,)
-
-
-class ShapeError(ValueError):
-    """A layer received a feature map smaller than its window."""
 
 
 @dataclass(frozen=True)
 class Node:
     """One layer of a network, fully resolved.
 
-    ``op`` is one of :data:`OPS`. ``attrs`` holds what the op needs (kernel, stride, padding,
-    groups, ...) as a tuple of ``(key, value)`` pairs so that the node stays hashable.
-    ``stage`` and ``block`` say where in the stem / learner / classifier the node sits, for the
-    per-stage roll-ups in the profiler and the widgets.
+    ``op`` names a row of :data:`mobilecnn.ops.OPS`. ``attrs`` holds what the op needs (kernel,
+    stride, padding, groups, ...) as a tuple of ``(key, value)`` pairs so that the node stays
+    hashable. ``stage`` and ``block`` say where in the stem / learner / classifier the node sits,
+    for the per-stage roll-ups in the profiler and the widgets.
     """
 
     name: str
@@ -59,35 +59,21 @@ class Node:
                 return v
         return default
 
-    # ---- costs -------------------------------------------------------------------------------
+    # ---- costs, read from the op's row -----------------------------------------------------
     @property
     def weights(self) -> int:
         """Trainable numbers: kernels, biases, batch-norm scale and shift."""
-        a = self.attr
-        if self.op == "conv":
-            k, cin, cout = a("kernel"), self.in_shape[-1], self.out_shape[-1]
-            return k * k * (cin // a("groups")) * cout + (cout if a("bias") else 0)
-        if self.op == "depthwise":
-            k, cout = a("kernel"), self.out_shape[-1]
-            return k * k * cout + (cout if a("bias") else 0)
-        if self.op == "dense":
-            cin, cout = self.in_shape[-1], self.out_shape[-1]
-            return cin * cout + (cout if a("bias") else 0)
-        if self.op == "bn":
-            return 2 * self.out_shape[-1]
-        return 0
+        return OPS[self.op].weights(self)
 
     @property
     def kernel_weights(self) -> int:
         """Kernel entries only: no biases, no batch norm (MobileNet v1's Table 1 convention)."""
-        if self.op in ("conv", "depthwise", "dense"):
-            return self.weights - (self.out_shape[-1] if self.attr("bias") else 0)
-        return 0
+        return OPS[self.op].kernel_weights(self)
 
     @property
     def buffers(self) -> int:
         """Non-trainable numbers kept with the model: batch-norm moving mean and variance."""
-        return 2 * self.out_shape[-1] if self.op == "bn" else 0
+        return OPS[self.op].buffers(self)
 
     @property
     def params(self) -> int:
@@ -97,23 +83,26 @@ class Node:
     @property
     def macs(self) -> int:
         """Multiply-accumulates of convolution and dense layers for one image (biases excluded)."""
-        a = self.attr
-        if self.op == "conv":
-            ho, wo, cout = self.out_shape
-            k, cin = a("kernel"), self.in_shape[-1]
-            return ho * wo * cout * k * k * (cin // a("groups"))
-        if self.op == "depthwise":
-            ho, wo, cout = self.out_shape
-            return ho * wo * cout * a("kernel") ** 2
-        if self.op == "dense":
-            return self.in_shape[-1] * self.out_shape[-1]
-        return 0
+        return OPS[self.op].macs(self)
+
+    @property
+    def elements(self) -> int:
+        """Numbers in this layer's output for one image."""
+        n = 1
+        for d in self.out_shape:
+            n *= d
+        return n
 
 
-OPS = (
-    "input", "conv", "depthwise", "bn", "relu", "relu6", "maxpool", "avgpool", "gap", "dense",
-    "add", "concat", "channel_shuffle", "dropout", "softmax", "flatten",
-)
+def pair(value, what: str = "kernel") -> tuple:
+    """``k`` -> ``(k, k)``; ``(h, w)`` stays; anything else is a ``ValueError``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if (not isinstance(value, tuple) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
+        raise ValueError(f"{what} must be a positive whole number or a (height, width) pair of "
+                         f"them, got {value!r}")
+    return value
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple:
@@ -121,11 +110,6 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple:
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
-
-
-def window_output(size: int, kernel: int, stride: int, pad: tuple) -> int:
-    """Output length of a convolution or pool window over ``size`` padded by ``pad``."""
-    return (size + pad[0] + pad[1] - kernel) // stride + 1
 
 
 @dataclass
@@ -159,106 +143,113 @@ class Net:
     def output(self) -> str:
         return next(reversed(self.nodes))
 
-    def _add(self, name, op, inputs, out_shape, **attrs) -> str:
+    def add_node(self, name: str, op: str, inputs, **attrs) -> str:
+        """Append one node; its output shape comes from the op's shape rule."""
         if name in self.nodes:
             raise KeyError(f"layer name {name!r} is used twice")
-        in_shape = self.nodes[inputs[0]].out_shape
-        self.nodes[name] = Node(name, op, tuple(inputs), in_shape, tuple(out_shape),
+        shapes = tuple(self.nodes[i].out_shape for i in inputs)
+        out_shape = tuple(OPS[op].shape(shapes, attrs, name))
+        self.nodes[name] = Node(name, op, tuple(inputs), shapes[0], out_shape,
                                 tuple(sorted(attrs.items())), self.stage, self.block)
         return name
 
-    def _window(self, x, kernel, stride, padding, name):
-        """Resolve padding and output size for a sliding window; complain if it does not fit."""
+    def _pad(self, x, kernel, stride, padding) -> tuple:
+        """``"same"``, ``"valid"`` or explicit ``(top, bottom, left, right)`` -> four numbers."""
         h, w, _ = self.shape(x)
         if padding == "same":
-            pad = same_padding(h, kernel, stride) + same_padding(w, kernel, stride)
-        elif padding == "valid":
-            pad = (0, 0, 0, 0)
-        else:
-            pad = tuple(padding)
-        ho = window_output(h, kernel, stride, pad[:2])
-        wo = window_output(w, kernel, stride, pad[2:])
-        if ho < 1 or wo < 1:
-            raise ShapeError(f"layer {name!r} gets a {h}x{w} feature map, smaller than its "
-                             f"{kernel}x{kernel} window")
-        return pad, ho, wo
+            return same_padding(h, kernel[0], stride) + same_padding(w, kernel[1], stride)
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        return tuple(padding)
 
     def _name(self, x, suffix):
         return f"{x}_{suffix}"
 
     # ---- layers with weights ------------------------------------------------------------------
     def conv(self, x, filters, kernel=1, stride=1, groups=1, padding="same", bias=False, *, name):
-        cin = self.shape(x)[-1]
-        if filters < 1:
-            raise ValueError(f"layer {name!r} would have {filters} filters")
-        if cin % groups or filters % groups:
-            raise ValueError(f"layer {name!r}: {cin} input and {filters} output channels do not "
-                             f"split into {groups} groups")
-        pad, ho, wo = self._window(x, kernel, stride, padding, name)
-        return self._add(name, "conv", [x], (ho, wo, filters), kernel=kernel, stride=stride,
-                         groups=groups, pad=pad, bias=bias)
+        kernel = pair(kernel)
+        return self.add_node(name, "conv", [x], filters=filters, kernel=kernel, stride=stride,
+                             groups=groups, pad=self._pad(x, kernel, stride, padding), bias=bias)
 
     def depthwise(self, x, kernel=3, stride=1, padding="same", bias=False, *, name):
-        cin = self.shape(x)[-1]
-        pad, ho, wo = self._window(x, kernel, stride, padding, name)
-        return self._add(name, "depthwise", [x], (ho, wo, cin), kernel=kernel, stride=stride,
-                         pad=pad, bias=bias)
+        kernel = pair(kernel)
+        return self.add_node(name, "depthwise", [x], kernel=kernel, stride=stride,
+                             pad=self._pad(x, kernel, stride, padding), bias=bias)
 
     def dense(self, x, units, bias=True, *, name):
-        return self._add(name, "dense", [x], (units,), bias=bias)
+        return self.add_node(name, "dense", [x], units=units, bias=bias)
 
     def bn(self, x, name=None, epsilon=1e-3, momentum=0.99):
         """Batch normalization. ``momentum`` is Keras' (the weight of the old moving average)."""
-        return self._add(name or self._name(x, "bn"), "bn", [x], self.shape(x),
-                         epsilon=epsilon, momentum=momentum)
+        return self.add_node(name or self._name(x, "bn"), "bn", [x], epsilon=epsilon,
+                             momentum=momentum)
 
     # ---- layers without weights ---------------------------------------------------------------
+    def act(self, x, kind: str, name=None):
+        """An activation by op name: ``relu``, ``relu6``, ``hard_swish`` or ``hard_sigmoid``."""
+        if kind not in ("relu", "relu6", "hard_swish", "hard_sigmoid"):
+            raise ValueError(f"activation {kind!r} is not one of 'relu', 'relu6', 'hard_swish', "
+                             "'hard_sigmoid'")
+        suffix = {"relu6": "relu"}.get(kind, kind)
+        return self.add_node(name or self._name(x, suffix), kind, [x])
+
     def relu(self, x, name=None):
-        return self._add(name or self._name(x, "relu"), "relu", [x], self.shape(x))
+        return self.act(x, "relu", name)
 
     def relu6(self, x, name=None):
-        return self._add(name or self._name(x, "relu"), "relu6", [x], self.shape(x))
+        return self.act(x, "relu6", name)
+
+    def hard_swish(self, x, name=None):
+        return self.act(x, "hard_swish", name)
+
+    def hard_sigmoid(self, x, name=None):
+        return self.act(x, "hard_sigmoid", name)
 
     def maxpool(self, x, pool=3, stride=2, padding="valid", *, name):
-        pad, ho, wo = self._window(x, pool, stride, padding, name)
-        return self._add(name, "maxpool", [x], (ho, wo, self.shape(x)[-1]), pool=pool,
-                         stride=stride, pad=pad)
+        pool = pair(pool, "pool")
+        return self.add_node(name, "maxpool", [x], kernel=pool, stride=stride,
+                             pad=self._pad(x, pool, stride, padding))
 
     def avgpool(self, x, pool=3, stride=2, padding="valid", *, name):
-        pad, ho, wo = self._window(x, pool, stride, padding, name)
-        return self._add(name, "avgpool", [x], (ho, wo, self.shape(x)[-1]), pool=pool,
-                         stride=stride, pad=pad)
+        pool = pair(pool, "pool")
+        return self.add_node(name, "avgpool", [x], kernel=pool, stride=stride,
+                             pad=self._pad(x, pool, stride, padding))
 
     def gap(self, x, keepdims=False, name="global_pool"):
-        c = self.shape(x)[-1]
-        return self._add(name, "gap", [x], (1, 1, c) if keepdims else (c,), keepdims=keepdims)
+        return self.add_node(name, "gap", [x], keepdims=keepdims)
 
     def flatten(self, x, name="flatten"):
         """(1, 1, C) -> (C,): only after global pooling, where the layout question cannot arise."""
-        if self.shape(x)[:-1] != (1, 1):
-            raise ValueError(f"{name}: flatten is only defined for 1x1 maps, got {self.shape(x)}")
-        return self._add(name, "flatten", [x], (self.shape(x)[-1],))
+        return self.add_node(name, "flatten", [x])
 
     def dropout(self, x, rate, name="dropout"):
-        return self._add(name, "dropout", [x], self.shape(x), rate=float(rate))
+        return self.add_node(name, "dropout", [x], rate=float(rate))
 
     def softmax(self, x, name="predictions"):
-        return self._add(name, "softmax", [x], self.shape(x))
+        return self.add_node(name, "softmax", [x])
 
     def channel_shuffle(self, x, groups, name=None):
-        c = self.shape(x)[-1]
-        if c % groups:
-            raise ValueError(f"channel shuffle: {c} channels do not split into {groups} groups")
-        return self._add(name or self._name(x, "shuffle"), "channel_shuffle", [x], self.shape(x),
-                         groups=groups)
+        return self.add_node(name or self._name(x, "shuffle"), "channel_shuffle", [x],
+                             groups=groups)
 
-    def add(self, a, b, *, name):
-        if self.shape(a) != self.shape(b):
-            raise ValueError(f"{name}: cannot add shapes {self.shape(a)} and {self.shape(b)}")
-        return self._add(name, "add", [a, b], self.shape(a))
+    def slice(self, x, start, stop, *, name):
+        """Channels ``start:stop`` of ``x``."""
+        return self.add_node(name, "slice", [x], start=start, stop=stop)
+
+    def split(self, x, *, name) -> tuple:
+        """ShuffleNet v2's channel split: the two halves of ``x`` as two slice nodes."""
+        c = self.shape(x)[-1]
+        if c % 2:
+            raise ValueError(f"{name}: {c} channels do not split into two equal halves")
+        return (self.slice(x, 0, c // 2, name=f"{name}_1"), self.slice(x, c // 2, c,
+                                                                       name=f"{name}_2"))
+
+    def add(self, *xs, name):
+        return self.add_node(name, "add", list(xs))
+
+    def multiply(self, x, factors, *, name):
+        """``x`` times per-channel ``factors`` of shape (1, 1, C) (squeeze-and-excite)."""
+        return self.add_node(name, "multiply", [x, factors])
 
     def concat(self, *xs, name):
-        shapes = [self.shape(x) for x in xs]
-        if len({s[:-1] for s in shapes}) != 1:
-            raise ValueError(f"{name}: cannot concatenate shapes {shapes}")
-        return self._add(name, "concat", list(xs), shapes[0][:-1] + (sum(s[-1] for s in shapes),))
+        return self.add_node(name, "concat", list(xs))

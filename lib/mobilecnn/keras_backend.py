@@ -1,8 +1,8 @@
 """Keras interpreter: one Keras layer per node of a :class:`~mobilecnn.graph.Net`, same names.
 
-Channels-last. No ``Lambda`` layers: channel shuffle is the registered layer
-:class:`ChannelShuffle`, and group convolutions are ``Conv2D(groups=g)``; both save, reload and
-convert to TF Lite.
+Channels-last. No ``Lambda`` layers: channel shuffle and channel split are the registered layers
+:class:`ChannelShuffle` and :class:`ChannelSlice`, and group convolutions are
+``Conv2D(groups=g)``; all of them save, reload and convert to TF Lite.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from .tf_import import import_tensorflow  # noqa: E402
+
+import_tensorflow()  # TensorFlow before Keras, without its oneDNN notice (see tf_import)
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
@@ -39,58 +42,94 @@ class ChannelShuffle(layers.Layer):
         return {**super().get_config(), "groups": self.groups}
 
 
+@keras.saving.register_keras_serializable(package="mobilecnn")
+class ChannelSlice(layers.Layer):
+    """Channels ``start:stop`` of a channels-last tensor (ShuffleNet v2's channel split).
+
+    A real layer, not a ``Lambda``: it saves, reloads and converts to TF Lite (a StridedSlice)."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = start, stop
+
+    def call(self, x):
+        return x[..., self.start:self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.stop - self.start,)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
 def _padding(node: Node, x) -> tuple:
     """Keras' own ``padding="same"`` when it equals the node's padding, else explicit zeros."""
     h, w = node.in_shape[:2]
-    k = node.attr("kernel") or node.attr("pool")
+    kh, kw = node.attr("kernel")
+    stride = node.attr("stride")
     pad = node.attr("pad")
     if pad == (0, 0, 0, 0):
         return "valid", x
-    if pad == same_padding(h, k, node.attr("stride")) + same_padding(w, k, node.attr("stride")):
-        if node.op in ("conv", "depthwise"):
-            return "same", x
+    if (node.op in ("conv", "depthwise")
+            and pad == same_padding(h, kh, stride) + same_padding(w, kw, stride)):
+        return "same", x
     x = layers.ZeroPadding2D(((pad[0], pad[1]), (pad[2], pad[3])), name=f"{node.name}_pad")(x)
     return "valid", x
 
 
+def _conv(node, inputs, a):
+    padding, x = _padding(node, inputs[0])
+    return layers.Conv2D(node.out_shape[-1], a["kernel"], strides=a["stride"], padding=padding,
+                         groups=a["groups"], use_bias=a["bias"], name=node.name)(x)
+
+
+def _depthwise(node, inputs, a):
+    padding, x = _padding(node, inputs[0])
+    return layers.DepthwiseConv2D(a["kernel"], strides=a["stride"], padding=padding,
+                                  use_bias=a["bias"], name=node.name)(x)
+
+
+def _pool(kind):
+    def make(node, inputs, a):
+        _, x = _padding(node, inputs[0])
+        return kind(a["kernel"], strides=a["stride"], padding="valid", name=node.name)(x)
+    return make
+
+
+def _single(make):
+    """A layer of one input whose constructor only needs the node's name and attributes."""
+    return lambda node, inputs, a: make(node, a)(inputs[0])
+
+
+# One entry per op of mobilecnn.ops.OPS (a test checks that none is missing).
+LAYERS = {
+    "conv": _conv,
+    "depthwise": _depthwise,
+    "dense": _single(lambda n, a: layers.Dense(n.out_shape[-1], use_bias=a["bias"], name=n.name)),
+    "bn": _single(lambda n, a: layers.BatchNormalization(epsilon=a["epsilon"],
+                                                         momentum=a["momentum"], name=n.name)),
+    "relu": _single(lambda n, a: layers.ReLU(name=n.name)),
+    "relu6": _single(lambda n, a: layers.ReLU(6.0, name=n.name)),
+    "hard_sigmoid": _single(lambda n, a: layers.Activation("hard_sigmoid", name=n.name)),
+    "hard_swish": _single(lambda n, a: layers.Activation("hard_swish", name=n.name)),
+    "maxpool": _pool(layers.MaxPooling2D),
+    "avgpool": _pool(layers.AveragePooling2D),
+    "gap": _single(lambda n, a: layers.GlobalAveragePooling2D(keepdims=a["keepdims"], name=n.name)),
+    "flatten": _single(lambda n, a: layers.Reshape(n.out_shape, name=n.name)),
+    "dropout": _single(lambda n, a: layers.Dropout(a["rate"], name=n.name)),
+    "softmax": _single(lambda n, a: layers.Softmax(name=n.name)),
+    "channel_shuffle": _single(lambda n, a: ChannelShuffle(a["groups"], name=n.name)),
+    "slice": _single(lambda n, a: ChannelSlice(a["start"], a["stop"], name=n.name)),
+    "add": lambda n, inputs, a: layers.Add(name=n.name)(inputs),
+    "multiply": lambda n, inputs, a: layers.Multiply(name=n.name)(inputs),
+    "concat": lambda n, inputs, a: layers.Concatenate(axis=-1, name=n.name)(inputs),
+}
+
+
 def _layer(node: Node, inputs: list):
-    a, name, x = node.attr, node.name, inputs[0]
-    op = node.op
-    if op == "conv":
-        padding, x = _padding(node, x)
-        return layers.Conv2D(node.out_shape[-1], a("kernel"), strides=a("stride"), padding=padding,
-                             groups=a("groups"), use_bias=a("bias"), name=name)(x)
-    if op == "depthwise":
-        padding, x = _padding(node, x)
-        return layers.DepthwiseConv2D(a("kernel"), strides=a("stride"), padding=padding,
-                                      use_bias=a("bias"), name=name)(x)
-    if op == "dense":
-        return layers.Dense(node.out_shape[-1], use_bias=a("bias"), name=name)(x)
-    if op == "bn":
-        return layers.BatchNormalization(epsilon=a("epsilon"), momentum=a("momentum"), name=name)(x)
-    if op == "relu":
-        return layers.ReLU(name=name)(x)
-    if op == "relu6":
-        return layers.ReLU(6.0, name=name)(x)
-    if op in ("maxpool", "avgpool"):
-        _, x = _padding(node, x)
-        pool = layers.MaxPooling2D if op == "maxpool" else layers.AveragePooling2D
-        return pool(a("pool"), strides=a("stride"), padding="valid", name=name)(x)
-    if op == "gap":
-        return layers.GlobalAveragePooling2D(keepdims=a("keepdims"), name=name)(x)
-    if op == "flatten":
-        return layers.Reshape(node.out_shape, name=name)(x)
-    if op == "dropout":
-        return layers.Dropout(a("rate"), name=name)(x)
-    if op == "softmax":
-        return layers.Softmax(name=name)(x)
-    if op == "channel_shuffle":
-        return ChannelShuffle(a("groups"), name=name)(x)
-    if op == "add":
-        return layers.Add(name=name)(inputs)
-    if op == "concat":
-        return layers.Concatenate(axis=-1, name=name)(inputs)
-    raise ValueError(f"no Keras layer for op {op!r}")
+    if node.op not in LAYERS:
+        raise ValueError(f"no Keras layer for op {node.op!r}")
+    return LAYERS[node.op](node, inputs, dict(node.attrs))
 
 
 def build(net: Net, name: str = "model") -> keras.Model:

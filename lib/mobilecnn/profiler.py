@@ -13,6 +13,14 @@ Counting conventions (the same as the papers', see the book's introduction):
 * ``trainable_params``: weights, biases and batch-norm scale and shift; equal to the number of
   elements in PyTorch's ``model.parameters()``.
 * ``weights``: kernels only (no biases, no batch norm), the convention of MobileNet v1's Table 1.
+* ``live_elements`` (per layer) and ``peak_activation_elements``: how many activations must be
+  held at once when the layers run one after another, in network order. While a layer runs,
+  its inputs, its output and every earlier tensor that a later layer still needs (a shortcut
+  waiting for its addition, a branch waiting for its concatenation) are alive; the input image
+  counts until its last use. Batch norm, activations, dropout and reshapes run in place on
+  their input's buffer, as a deployed runtime fuses them into the convolution before them.
+  :meth:`Profile.peak_activation_bytes` converts at a given precision (8 bits on a
+  microcontroller, 16 in the MobileNet v2 paper's Table 3).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from . import architectures
+from .ops import OPS
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class LayerRow:
     params: int
     trainable_params: int
     macs: int
+    live_elements: int
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,17 @@ class Profile:
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+    @property
+    def peak_activation_elements(self) -> int:
+        """The most activations alive at once while the layers run in order (see module doc)."""
+        return max(r.live_elements for r in self.layers)
+
+    def peak_activation_bytes(self, bits: int = 8) -> int:
+        """Peak activation memory in bytes at ``bits`` per activation (8, 16 or 32)."""
+        if bits not in (8, 16, 32):
+            raise ValueError(f"bits={bits!r} is not allowed; bits must be 8, 16 or 32")
+        return self.peak_activation_elements * bits // 8
 
     @property
     def image_size(self) -> int:
@@ -111,11 +132,8 @@ class Profile:
 
 def kind_of(node) -> str:
     """A finer kind than the op for reporting: 1x1 (pointwise) vs. kxk convolutions."""
-    if node.op == "conv":
-        k, g = node.attr("kernel"), node.attr("groups")
-        base = "conv1x1" if k == 1 else f"conv{k}x{k}"
-        return base + ("_group" if g > 1 else "")
-    return node.op
+    kind = OPS[node.op].kind
+    return kind(node) if kind else node.op
 
 
 def profile(name: str, **metaparams) -> Profile:
@@ -124,15 +142,44 @@ def profile(name: str, **metaparams) -> Profile:
     return _profile(name, tuple(sorted(values.items())))
 
 
+def live_elements(net) -> dict:
+    """``{layer name: activations alive while it runs}`` for ``net`` run in node order.
+
+    Each tensor lives in a buffer; an in-place op (``OPS[op].inplace``) writes into its input's
+    buffer instead of a new one. A buffer is alive from the step that creates it to the last
+    step that reads any tensor stored in it.
+    """
+    nodes = list(net)
+    buffer, size, born, last = {}, {}, {}, {}
+    for i, node in enumerate(nodes):
+        if node.inputs and OPS[node.op].inplace:
+            buffer[node.name] = buffer[node.inputs[0]]
+        else:
+            buffer[node.name] = node.name
+            size[node.name] = node.elements
+            born[node.name] = i
+        last[buffer[node.name]] = max(last.get(buffer[node.name], i), i)
+        for x in node.inputs:
+            last[buffer[x]] = i
+    last[buffer[nodes[-1].name]] = len(nodes) - 1
+    out = {}
+    for i, node in enumerate(nodes):
+        if node.op != "input":
+            out[node.name] = sum(size[b] for b in size if born[b] <= i <= last[b])
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _profile(name: str, values: tuple) -> Profile:
     net = architectures.describe(name, **dict(values))
+    live = live_elements(net)
     rows = []
     kernels = 0
     for node in net:
         if node.op == "input":
             continue
         rows.append(LayerRow(node.name, kind_of(node), node.stage, node.block, node.in_shape,
-                             node.out_shape, node.params, node.weights, node.macs))
+                             node.out_shape, node.params, node.weights, node.macs,
+                             live[node.name]))
         kernels += node.kernel_weights
     return Profile(name, values, net.input_shape, net.shape(net.output), tuple(rows), kernels)

@@ -52,8 +52,11 @@ def _windowed(node: Node, make) -> nn.Module:
 
 
 class Add(nn.Module):
-    def forward(self, a, b):
-        return a + b
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
 
 
 class Concat(nn.Module):
@@ -71,44 +74,69 @@ class GlobalPool(nn.Module):
         return x if self.keepdims else x.flatten(1)
 
 
+class Slice(nn.Module):
+    """Channels ``start:stop`` of (N, C, H, W) (ShuffleNet v2's channel split)."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x):
+        return x[:, self.start:self.stop]
+
+    def extra_repr(self):
+        return f"start={self.start}, stop={self.stop}"
+
+
+class Multiply(nn.Module):
+    """A feature map times per-channel factors (N, C, 1, 1): squeeze-and-excite's product."""
+
+    def forward(self, x, factors):
+        return x * factors
+
+
+def _conv(node, a):
+    cin, cout = node.in_shape[-1], node.out_shape[-1]
+    return _windowed(node, lambda p: nn.Conv2d(cin, cout, a["kernel"], a["stride"], p,
+                                               groups=a["groups"], bias=a["bias"]))
+
+
+def _depthwise(node, a):
+    c = node.in_shape[-1]
+    return _windowed(node, lambda p: nn.Conv2d(c, c, a["kernel"], a["stride"], p, groups=c,
+                                               bias=a["bias"]))
+
+
+# One entry per op of mobilecnn.ops.OPS (a test checks that none is missing).
+MODULES = {
+    "conv": _conv,
+    "depthwise": _depthwise,
+    "dense": lambda n, a: nn.Linear(n.in_shape[-1], n.out_shape[-1], bias=a["bias"]),
+    # Keras' momentum is the weight of the old average, PyTorch's the weight of the new value.
+    "bn": lambda n, a: nn.BatchNorm2d(n.out_shape[-1], eps=a["epsilon"],
+                                      momentum=1 - a["momentum"]),
+    "relu": lambda n, a: nn.ReLU(),
+    "relu6": lambda n, a: nn.ReLU6(),
+    "hard_sigmoid": lambda n, a: nn.Hardsigmoid(),
+    "hard_swish": lambda n, a: nn.Hardswish(),
+    "maxpool": lambda n, a: Padded(nn.MaxPool2d(a["kernel"], a["stride"]), a["pad"]),
+    "avgpool": lambda n, a: Padded(nn.AvgPool2d(a["kernel"], a["stride"]), a["pad"]),
+    "gap": lambda n, a: GlobalPool(a["keepdims"]),
+    "flatten": lambda n, a: nn.Flatten(1),
+    "dropout": lambda n, a: nn.Dropout(a["rate"]),
+    "softmax": lambda n, a: nn.Softmax(dim=1),
+    "channel_shuffle": lambda n, a: ChannelShuffle(a["groups"]),
+    "slice": lambda n, a: Slice(a["start"], a["stop"]),
+    "add": lambda n, a: Add(),
+    "multiply": lambda n, a: Multiply(),
+    "concat": lambda n, a: Concat(),
+}
+
+
 def _module(node: Node) -> nn.Module:
-    a, op = node.attr, node.op
-    if op == "conv":
-        cin, cout = node.in_shape[-1], node.out_shape[-1]
-        return _windowed(node, lambda p: nn.Conv2d(cin, cout, a("kernel"), a("stride"), p,
-                                                   groups=a("groups"), bias=a("bias")))
-    if op == "depthwise":
-        c = node.in_shape[-1]
-        return _windowed(node, lambda p: nn.Conv2d(c, c, a("kernel"), a("stride"), p, groups=c,
-                                                   bias=a("bias")))
-    if op == "dense":
-        return nn.Linear(node.in_shape[-1], node.out_shape[-1], bias=a("bias"))
-    if op == "bn":
-        # Keras' momentum is the weight of the old average, PyTorch's the weight of the new value.
-        return nn.BatchNorm2d(node.out_shape[-1], eps=a("epsilon"), momentum=1 - a("momentum"))
-    if op == "relu":
-        return nn.ReLU()
-    if op == "relu6":
-        return nn.ReLU6()
-    if op == "maxpool":
-        return Padded(nn.MaxPool2d(a("pool"), a("stride")), a("pad"))
-    if op == "avgpool":
-        return Padded(nn.AvgPool2d(a("pool"), a("stride")), a("pad"))
-    if op == "gap":
-        return GlobalPool(a("keepdims"))
-    if op == "flatten":
-        return nn.Flatten(1)
-    if op == "dropout":
-        return nn.Dropout(a("rate"))
-    if op == "softmax":
-        return nn.Softmax(dim=1)
-    if op == "channel_shuffle":
-        return ChannelShuffle(a("groups"))
-    if op == "add":
-        return Add()
-    if op == "concat":
-        return Concat()
-    raise ValueError(f"no PyTorch module for op {op!r}")
+    if node.op not in MODULES:
+        raise ValueError(f"no PyTorch module for op {node.op!r}")
+    return MODULES[node.op](node, dict(node.attrs))
 
 
 class GraphModule(nn.Module):

@@ -1,15 +1,31 @@
-"""The registry of architectures: name -> description, metaparameters and their checks."""
+"""The registry of architectures: name -> description, metaparameters, facts and their checks.
+
+Every module of this package that defines ``ARCHITECTURE`` (an
+:class:`~mobilecnn.architectures.common.Architecture`) is an architecture of the book: adding one
+is adding one file. The registry, the explorers, the plots and the tests read it from here.
+"""
 
 from __future__ import annotations
 
-from ..graph import Net, ShapeError
-from .common import BASE_RESOLUTION, MIN_RESOLUTION, Architecture, Metaparameter
-from . import mobilenet_v1, mobilenet_v2, shufflenet_v1, squeezenet
+import importlib
+import pkgutil
 
-ARCHITECTURES = {
-    a.name: a for a in (mobilenet_v1.ARCHITECTURE, mobilenet_v2.ARCHITECTURE,
-                        squeezenet.ARCHITECTURE, shufflenet_v1.ARCHITECTURE)
-}
+from ..graph import Net, ShapeError
+from .common import Architecture, Figure, Metaparameter  # noqa: F401  (re-exported)
+
+
+def _discover() -> dict:
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        arch = getattr(module, "ARCHITECTURE", None)
+        if isinstance(arch, Architecture):
+            found.append(arch)
+    found.sort(key=lambda a: (a.order, a.name))
+    return {a.name: a for a in found}
+
+
+ARCHITECTURES = _discover()
 
 
 def get(name: str) -> Architecture:
@@ -22,10 +38,12 @@ def get(name: str) -> Architecture:
 def resolve(name: str, metaparams: dict) -> tuple:
     """Check ``metaparams`` against the architecture and fill in defaults.
 
-    ``image_size`` (pixels) may be given instead of ``rho``; it sets ``rho = image_size / 224``.
+    ``image_size`` (pixels) may be given instead of ``rho``; it sets
+    ``rho = image_size / base_resolution`` (224 for most architectures).
     Returns ``(architecture, values, image_size)``; raises ``ValueError`` naming the parameter.
     """
     arch = get(name)
+    base = arch.base_resolution
     metaparams = dict(metaparams)
     if "image_size" in metaparams:
         size = metaparams.pop("image_size")
@@ -33,17 +51,17 @@ def resolve(name: str, metaparams: dict) -> tuple:
             raise ValueError("give rho or image_size, not both")
         if isinstance(size, bool) or not isinstance(size, int):
             raise ValueError(f"image_size must be a whole number of pixels, got {size!r}")
-        metaparams["rho"] = size / BASE_RESOLUTION
+        metaparams["rho"] = size / base
     known = {m.name for m in arch.metaparameters}
     unknown = set(metaparams) - known
     if unknown:
         raise ValueError(f"{name} has no metaparameter {sorted(unknown)[0]!r}; its metaparameters "
                          f"are {', '.join(sorted(known | {'image_size'}))}")
     values = {m.name: m.check(metaparams.get(m.name, m.default)) for m in arch.metaparameters}
-    image_size = int(round(BASE_RESOLUTION * values["rho"]))
-    if image_size < MIN_RESOLUTION:
+    image_size = int(round(base * values["rho"]))
+    if image_size < arch.min_resolution:
         raise ValueError(f"rho={values['rho']:g} gives a {image_size}-pixel input; rho must be at "
-                         f"least {MIN_RESOLUTION / BASE_RESOLUTION:.4f} (a {MIN_RESOLUTION}-pixel "
+                         f"least {arch.min_resolution / base:.4f} (a {arch.min_resolution}-pixel "
                          f"input) and at most 1")
     return arch, values, image_size
 
@@ -58,18 +76,18 @@ def describe(name: str, **metaparams) -> Net:
     except ShapeError as err:
         smallest = minimum_image_size(name, **args)
         raise ValueError(f"rho={values['rho']:g} gives a {image_size}-pixel input, too small for "
-                         f"{name} ({err}); rho must be at least {smallest / BASE_RESOLUTION:.4f} "
-                         f"(a {smallest}-pixel input)") from None
+                         f"{name} ({err}); rho must be at least "
+                         f"{smallest / arch.base_resolution:.4f} (a {smallest}-pixel input)") from None
     return net
 
 
 def minimum_image_size(name: str, **args) -> int:
     """The smallest square input that every layer of the architecture can process."""
     arch = get(name)
-    for size in range(MIN_RESOLUTION, BASE_RESOLUTION + 1):
+    for size in range(arch.min_resolution, arch.base_resolution + 1):
         try:
             arch.describe(Net((size, size, 3)), **args)
             return size
         except ShapeError:
             continue
-    raise ValueError(f"{name} cannot process any input up to {BASE_RESOLUTION} pixels")
+    raise ValueError(f"{name} cannot process any input up to {arch.base_resolution} pixels")

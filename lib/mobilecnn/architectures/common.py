@@ -81,6 +81,11 @@ class Metaparameter:
     low_open: bool = False
     choices: tuple = ()
     grid: tuple = ()
+    symbol: str = ""             # how the book writes it (alpha -> "\u03b1"); default: the name
+
+    @property
+    def sign(self) -> str:
+        return self.symbol or self.name
 
     def allowed(self) -> str:
         if self.kind == "choice":
@@ -123,9 +128,16 @@ def _same_choice(value, choice) -> bool:
 
 RESOLUTIONS = (32, 64, 96, 128, 160, 192, 224)
 
-RHO = Metaparameter(
-    "rho", 1.0, "resolution multiplier: the input is round(224 * rho) pixels square",
-    low=0.0, high=1.0, low_open=True, grid=tuple(r / BASE_RESOLUTION for r in RESOLUTIONS))
+
+def rho_param(base: int = BASE_RESOLUTION, sizes: tuple = RESOLUTIONS) -> Metaparameter:
+    """The resolution multiplier of an architecture whose published input is ``base`` pixels."""
+    return Metaparameter(
+        "rho", 1.0, f"resolution multiplier: the input is round({base} * rho) pixels square",
+        low=0.0, high=1.0, low_open=True, grid=tuple(r / base for r in sizes if r < base) + (1.0,),
+        symbol="\u03c1")
+
+
+RHO = rho_param()
 NUM_CLASSES = Metaparameter("num_classes", 1000, "number of output classes", kind="int", low=1,
                             grid=(10, 100, 1000))
 
@@ -136,21 +148,67 @@ def dropout_param(default: float) -> Metaparameter:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A figure as a paper (or a reference implementation) prints it, for one configuration.
+
+    A quotation, not a result: ``macs`` and ``params`` are in millions, rounded as printed.
+    ``params_counts`` says which of the profile's counts the paper's parameters are
+    (``"kernel_weights"``, ``"trainable_params"`` or ``"params"``; see the book's introduction).
+    ``tolerance`` is a relative slack beyond the printed precision, for figures that differ
+    from the paper's own table for a reason ``note`` gives; it is 0 for figures we reproduce.
+    """
+
+    label: str
+    settings: tuple                 # ((metaparameter, value), ...)
+    source: str                     # bibliography key, table: "howard2017mobilenets, Table 6"
+    macs: float | None = None
+    params: float | None = None
+    params_counts: str = "trainable_params"
+    top1: float | None = None
+    tolerance: float = 0.0
+    note: str = ""
+
+
+def printed_precision(value: float) -> float:
+    """Half a unit in the last printed digit of ``value`` (the paper's rounding error).
+
+    ``4.2`` -> 0.05, ``569`` -> 0.5, ``0.27`` -> 0.005.
+    """
+    fraction = repr(float(value)).split(".")[1]
+    decimals = 0 if fraction == "0" else len(fraction)
+    return 0.5 * 10 ** (-decimals)
+
+
+def agrees(computed: float, printed: float, tolerance: float = 0.0) -> bool:
+    """True when ``computed`` rounds to what the paper printed (within its printed precision,
+    plus ``tolerance`` relative to the printed value)."""
+    return abs(computed - printed) <= printed_precision(printed) + tolerance * abs(printed) + 1e-12
+
+
+@dataclass(frozen=True)
 class Architecture:
-    """An architecture: its name, its paper, its metaparameters and its description function.
+    """An architecture and its facts: its paper, metaparameters, published figures, plot colour.
 
     ``describe(net, **metaparams)`` writes the network into ``net`` (a :class:`~mobilecnn.graph.Net`
-    whose input is already sized from ``rho``).
+    whose input is already sized from ``rho``). ``width`` names the metaparameter that thins
+    every layer (MobileNet's alpha, ShuffleNet's scale), or is ``None``; the papers' rule of thumb
+    says parameters grow with its square. ``base_resolution`` is the paper's input size (rho = 1).
+    ``published`` holds the paper's figures that the tests and chapters compare against.
     """
 
     name: str
     title: str
     paper: str
+    bib: str                        # key in references.bib
     metaparameters: tuple
     describe: Callable
+    width: str | None = None
+    color: str = "#555555"
+    published: tuple = ()           # Figure, ...
+    base_resolution: int = BASE_RESOLUTION
+    min_resolution: int = MIN_RESOLUTION
+    order: int = 100                # place in listings: the book's chapter order
 
-    def metaparameter(self, name: str) -> Metaparameter:
-        for m in self.metaparameters:
-            if m.name == name:
-                return m
-        raise KeyError(name)
+    @property
+    def defaults(self) -> dict:
+        return {m.name: m.default for m in self.metaparameters}

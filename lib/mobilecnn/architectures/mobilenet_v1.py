@@ -8,7 +8,8 @@ implementations use stride 1 there, so stride 1 it is.
 from __future__ import annotations
 
 from ..graph import Net
-from .common import NUM_CLASSES, RHO, Architecture, Metaparameter, Row, conv_bn, dropout_param
+from .common import (NUM_CLASSES, RHO, Architecture, Figure, Metaparameter, Row, conv_bn,
+                     dropout_param)
 
 #   kind         channels repeats stride
 TABLE = (
@@ -31,9 +32,14 @@ def width(channels: int, alpha: float) -> int:
 
 
 def depthwise_block(net: Net, x: str, filters: int, stride: int, index: int) -> str:
-    """3x3 depthwise conv + BN + ReLU6, then 1x1 pointwise conv + BN + ReLU6."""
+    """3x3 depthwise conv + BN + ReLU6, then 1x1 pointwise conv + BN + ReLU6.
+
+    A stride-2 depthwise layer pads one row and column at the bottom and right, whatever the
+    input size, as the reference implementation does; "same" padding agrees with that only on
+    even sizes."""
     net.block = f"block_{index}"
-    x = net.depthwise(x, 3, stride, name=f"conv_dw_{index}")
+    padding = (0, 1, 0, 1) if stride == 2 else "same"
+    x = net.depthwise(x, 3, stride, padding=padding, name=f"conv_dw_{index}")
     x = net.relu6(net.bn(x))
     return conv_bn(net, x, filters, 1, name=f"conv_pw_{index}")
 
@@ -77,17 +83,69 @@ def describe(net: Net, alpha: float, num_classes: int, dropout: float) -> str:
     return classifier(net, x, num_classes, dropout)
 
 
+# ---- what the paper prints -------------------------------------------------------------------
+BIB = "howard2017mobilenets"
+
+#: Table 3: one 3x3 layer on a 14x14x512 map with 512 outputs, in millions.
+#: Keys: (layer kind, alpha, rho); values: (Mult-Adds, parameters).
+TABLE_3 = {
+    ("standard", 1.0, 1.0): (462.0, 2.36),
+    ("separable", 1.0, 1.0): (52.3, 0.27),
+    ("separable", 0.75, 1.0): (29.6, 0.15),
+    ("separable", 0.75, 0.714): (15.1, 0.15),
+}
+
+#: Table 2: share of Mult-Adds and of parameters per layer type, in percent.
+TABLE_2 = {
+    "Conv 1x1": (94.86, 74.59),
+    "Conv DW 3x3": (3.06, 1.06),
+    "Conv 3x3": (1.19, 0.02),
+    "Fully Connected": (0.18, 24.33),
+}
+
+#: Table 4: the same network with full convolutions instead of separable ones.
+#: (top-1 %, million Mult-Adds, million parameters)
+TABLE_4 = {
+    "Conv MobileNet": (71.7, 4866, 29.3),
+    "MobileNet": (70.6, 569, 4.2),
+}
+
+#: Tables 6 (alpha at 224 px) and 7 (resolution at alpha 1), ImageNet. Parameters are kernel
+#: weights only. The paper prints no table for the other nine combinations (its Figures 4 and 5
+#: plot them). At 160 px the network has 290.7M Mult-Adds, which the paper prints as 290M; the
+#: other six agree to the printed digit.
+PUBLISHED = tuple(
+    Figure(f"MobileNet v1 {alpha:g}-{size}", (("alpha", alpha), ("rho", size / 224)),
+           f"{BIB}, Table {6 if size == 224 else 7}", macs=macs, params=params,
+           params_counts="kernel_weights", top1=top1,
+           tolerance=0.002 if size == 160 else 0.0,
+           note="290.7M, printed as 290M" if size == 160 else "")
+    for (alpha, size), (top1, macs, params) in {
+        (1.0, 224): (70.6, 569, 4.2),
+        (0.75, 224): (68.4, 325, 2.6),
+        (0.5, 224): (63.7, 149, 1.3),
+        (0.25, 224): (50.6, 41, 0.5),
+        (1.0, 192): (69.1, 418, 4.2),
+        (1.0, 160): (67.2, 290, 4.2),
+        (1.0, 128): (64.4, 186, 4.2),
+    }.items())
+
 ARCHITECTURE = Architecture(
     name="mobilenet_v1",
     title="MobileNet v1",
     paper="Howard et al. 2017, MobileNets: Efficient Convolutional Neural Networks for Mobile "
           "Vision Applications, arXiv:1704.04861",
+    bib=BIB,
     metaparameters=(
         Metaparameter("alpha", 1.0, "width multiplier: every layer keeps int(alpha * channels)",
                       low=0.0, high=1.0, low_open=True,
                       grid=(0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8,
-                            0.85, 0.9, 0.95, 1.0)),
+                            0.85, 0.9, 0.95, 1.0), symbol="\u03b1"),
         RHO, NUM_CLASSES, dropout_param(1e-3),
     ),
     describe=describe,
+    width="alpha",
+    color="#1f77b4",
+    published=PUBLISHED,
+    order=1,
 )

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 from ..graph import Net
-from .common import (NUM_CLASSES, RHO, Architecture, Metaparameter, Row, conv_bn, dropout_param,
-                     make_divisible)
+from .common import (NUM_CLASSES, RHO, Architecture, Figure, Metaparameter, Row, conv_bn,
+                     dropout_param, make_divisible)
 
 #      kind        c   n  s  t
 TABLE = (
@@ -75,18 +75,35 @@ def describe(net: Net, alpha: float, expansion: int, num_classes: int, dropout: 
     return classifier(net, x, TABLE[-1], alpha, num_classes, dropout)
 
 
+# ---- what the paper prints -------------------------------------------------------------------
+BIB = "sandler2018mobilenetv2"
+
+#: Table 4 (ImageNet, 224 px): 300M multiply-adds, 3.4M parameters (weights, biases and
+#: batch-norm scale and shift; torchvision's count of the same network is 3,504,872, which the
+#: paper rounds down; hence the tolerance).
+PUBLISHED = (
+    Figure("MobileNet v2 1.0-224", (("alpha", 1.0), ("rho", 1.0)), f"{BIB}, Table 4",
+           macs=300, params=3.4, top1=72.0, tolerance=0.03,
+           note="3,504,872 trainable parameters, printed as 3.4M"),
+)
+
 ARCHITECTURE = Architecture(
     name="mobilenet_v2",
     title="MobileNet v2",
     paper="Sandler et al. 2018, MobileNetV2: Inverted Residuals and Linear Bottlenecks, CVPR",
+    bib=BIB,
     metaparameters=(
         Metaparameter("alpha", 1.0, "width multiplier; widths are rounded to multiples of 8",
                       low=0.35, high=1.4,
-                      grid=(0.35, 0.5, 0.6, 0.75, 0.85, 1.0, 1.1, 1.2, 1.3, 1.4)),
+                      grid=(0.35, 0.5, 0.6, 0.75, 0.85, 1.0, 1.1, 1.2, 1.3, 1.4), symbol="\u03b1"),
         RHO,
         Metaparameter("expansion", 6, "expansion factor t of the inverted blocks", kind="int",
-                      low=1, high=12, grid=(1, 2, 3, 4, 5, 6, 8, 10)),
+                      low=1, high=12, grid=(1, 2, 3, 4, 5, 6, 8, 10), symbol="t"),
         NUM_CLASSES, dropout_param(0.0),
     ),
     describe=describe,
+    width="alpha",
+    color="#ff7f0e",
+    published=PUBLISHED,
+    order=2,
 )

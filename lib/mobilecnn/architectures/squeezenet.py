@@ -16,7 +16,7 @@ not parameters.
 from __future__ import annotations
 
 from ..graph import Net
-from .common import NUM_CLASSES, RHO, Architecture, Metaparameter, Row, dropout_param
+from .common import NUM_CLASSES, RHO, Architecture, Figure, Metaparameter, Row, dropout_param
 
 TABLES = {
     "1.0": (
@@ -97,11 +97,23 @@ def describe(net: Net, version: str, bypass: str, num_classes: int, dropout: flo
     return classifier(net, x, num_classes, dropout)
 
 
+# ---- what the paper prints -------------------------------------------------------------------
+BIB = "iandola2016squeezenet"
+
+#: Table 1: 1,248,424 parameters before pruning (weights and biases; there is no batch norm).
+#: The paper prints no multiply-accumulates. Table 4 gives top-1 57.5% (no bypass), 60.4%
+#: (simple) and 58.8% (complex).
+PUBLISHED = (
+    Figure("SqueezeNet 1.0", (("version", "1.0"),), f"{BIB}, Table 1", params=1.248424,
+           top1=57.5),
+)
+
 ARCHITECTURE = Architecture(
     name="squeezenet",
     title="SqueezeNet",
     paper="Iandola et al. 2016, SqueezeNet: AlexNet-level accuracy with 50x fewer parameters "
           "and <0.5MB model size, arXiv:1602.07360",
+    bib=BIB,
     metaparameters=(
         Metaparameter("version", "1.0", "1.0 is the paper's; 1.1 starts with a 3x3 conv and pools "
                       "earlier (2.4x fewer multiply-accumulates)", kind="choice",
@@ -112,4 +124,7 @@ ARCHITECTURE = Architecture(
         RHO, NUM_CLASSES, dropout_param(0.5),
     ),
     describe=describe,
+    color="#2ca02c",
+    published=PUBLISHED,
+    order=3,
 )
