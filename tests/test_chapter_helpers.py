@@ -1,4 +1,4 @@
-"""Tests of the helpers behind chapters 1 and 2: mobilecnn.costs and mobilecnn.papers."""
+"""Tests of the helpers behind chapters 1 and 2: mobilecnn.costs and the paper-figure helpers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import math
 import pytest
 
 import mobilecnn
-from mobilecnn import costs, papers
+from mobilecnn import costs
+from mobilecnn.architectures import mobilenet_v1
+from mobilecnn.architectures.common import agrees, printed_precision
 from mobilecnn.graph import Net
 
 SHAPES = [((14, 14, 512), 512, 3, 1), ((15, 9, 24), 48, 3, 2), ((8, 8, 12), 36, 5, 1),
@@ -77,27 +79,19 @@ def test_total_rejects_unknown_key():
 
 
 def test_paper_table_3_is_reproduced():
-    for (kind, alpha, rho), (macs, params) in papers.MOBILENET_V1_TABLE_3.items():
+    for (kind, alpha, rho), (macs, params) in mobilenet_v1.TABLE_3.items():
         c = int(512 * alpha)
         size = round(14 * rho)
         net = costs.single_layer(kind, (size, size, c), c)
-        assert papers.agrees(costs.total(net, "macs") / 1e6, macs), (kind, alpha, rho)
-        assert papers.agrees(costs.total(net, "kernel_weights") / 1e6, params), (kind, alpha, rho)
-
-
-def test_paper_tables_6_7_within_printed_rounding_except_160():
-    for (alpha, size), (_, macs, params) in papers.MOBILENET_V1_TABLES_6_7.items():
-        p = mobilecnn.profile("mobilenet_v1", alpha=alpha, image_size=size)
-        assert papers.agrees(p.kernel_weights / 1e6, params)
-        # The paper prints 290 for 290.7M at 160 px: within one unit, not within rounding.
-        assert abs(p.macs / 1e6 - macs) < (1 if size == 160 else papers.printed_precision(macs))
+        assert agrees(costs.total(net, "macs") / 1e6, macs), (kind, alpha, rho)
+        assert agrees(costs.total(net, "kernel_weights") / 1e6, params), (kind, alpha, rho)
 
 
 def test_printed_precision():
-    assert papers.printed_precision(4.2) == pytest.approx(0.05)
-    assert papers.printed_precision(569) == pytest.approx(0.5)
-    assert papers.printed_precision(0.27) == pytest.approx(0.005)
-    assert papers.agrees(4.21, 4.2) and not papers.agrees(4.26, 4.2)
+    assert printed_precision(4.2) == pytest.approx(0.05)
+    assert printed_precision(569) == pytest.approx(0.5)
+    assert printed_precision(0.27) == pytest.approx(0.005)
+    assert agrees(4.21, 4.2) and not agrees(4.26, 4.2)
 
 
 def test_layer_table_matches_paper_table_1():

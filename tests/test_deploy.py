@@ -106,8 +106,12 @@ def test_convert_rejects_non_keras_models():
 SMALL = {
     "mobilenet_v1": dict(alpha=0.25, image_size=32),
     "mobilenet_v2": dict(alpha=0.35, image_size=32),
+    "mobilenet_v3_large": dict(alpha=0.35, image_size=32),   # hard-swish, squeeze-and-excite
+    "mobilenet_v3_small": dict(alpha=0.35, image_size=32),
     "squeezenet": dict(version="1.0", bypass="complex", image_size=48),
+    "squeezenext": dict(width=1.0, layout="23", image_size=32),  # (3, 1) and (1, 3) kernels
     "shufflenet_v1": dict(groups=3, scale=0.25, image_size=32),  # ChannelShuffle, grouped convs
+    "shufflenet_v2": dict(scale=0.5, image_size=32),             # ChannelSlice
 }
 
 

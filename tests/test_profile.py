@@ -1,17 +1,22 @@
 """The analytic profiler on its own: published numbers, conventions, validation. Pure Python."""
 
+import pathlib
 import subprocess
 import sys
 
 import pytest
 
 import mobilecnn
-from mobilecnn.architectures.common import make_divisible
+from mobilecnn.architectures.common import agrees, make_divisible
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def test_list_architectures():
-    assert mobilecnn.list_architectures() == ["mobilenet_v1", "mobilenet_v2", "squeezenet",
-                                              "shufflenet_v1"]
+def test_list_architectures_in_book_order():
+    names = mobilecnn.list_architectures()
+    assert names[:4] == ["mobilenet_v1", "mobilenet_v2", "squeezenet", "shufflenet_v1"]
+    orders = [mobilecnn.architecture(n).order for n in names]
+    assert orders == sorted(orders)
 
 
 def test_import_does_not_load_frameworks():
@@ -23,26 +28,36 @@ def test_import_does_not_load_frameworks():
 
 
 # ---- published numbers ----------------------------------------------------------------------
-# Howard et al. 2017 (arXiv:1704.04861), Table 6 (width) and Table 7 (resolution):
-# million Mult-Adds of MobileNet at each alpha (224 px) and each resolution (alpha 1).
-MOBILENET_V1_WIDTH = {1.0: 569, 0.75: 325, 0.5: 149, 0.25: 41}
-MOBILENET_V1_RESOLUTION = {224: 569, 192: 418, 160: 290, 128: 186}
-# Same tables, million parameters (kernel weights only, as the paper counts them).
-MOBILENET_V1_PARAMS = {1.0: 4.2, 0.75: 2.6, 0.5: 1.3, 0.25: 0.5}
+# Every architecture module lists the figures its paper (or the reference implementation)
+# prints, with the source; each must agree to the printed digits, plus the tolerance the module
+# states and explains for the few the paper rounds oddly.
+FIGURES = [(name, figure) for name, arch in mobilecnn.architectures.ARCHITECTURES.items()
+           for figure in arch.published]
 
 
-@pytest.mark.parametrize("alpha, million", MOBILENET_V1_WIDTH.items())
-def test_mobilenet_v1_width_multiplier_matches_paper(alpha, million):
-    p = mobilecnn.profile("mobilenet_v1", alpha=alpha)
-    assert p.macs / 1e6 == pytest.approx(million, rel=0.01)
-    assert p.kernel_weights / 1e6 == pytest.approx(MOBILENET_V1_PARAMS[alpha], abs=0.05)
+@pytest.mark.parametrize("name, figure", FIGURES, ids=[f"{n}:{f.label}" for n, f in FIGURES])
+def test_published_figures_agree(name, figure):
+    p = mobilecnn.profile(name, **dict(figure.settings))
+    assert figure.macs is not None or figure.params is not None
+    if figure.macs is not None:
+        assert agrees(p.macs / 1e6, figure.macs, figure.tolerance), (p.macs, figure)
+    if figure.params is not None:
+        counted = getattr(p, figure.params_counts)
+        assert agrees(counted / 1e6, figure.params, figure.tolerance), (counted, figure)
+    assert (figure.tolerance == 0) == (figure.note == ""), "a tolerance needs its reason"
 
 
-@pytest.mark.parametrize("size, million", MOBILENET_V1_RESOLUTION.items())
-def test_mobilenet_v1_resolution_multiplier_matches_paper(size, million):
-    p = mobilecnn.profile("mobilenet_v1", rho=size / 224)
-    assert p.input_shape == (size, size, 3)
-    assert p.macs / 1e6 == pytest.approx(million, rel=0.01)
+def test_every_architecture_states_its_facts():
+    for name, arch in mobilecnn.architectures.ARCHITECTURES.items():
+        assert arch.published, name
+        assert arch.bib in open(ROOT / "references.bib").read(), name
+        assert arch.color.startswith("#") and len(arch.color) == 7
+        names = {m.name for m in arch.metaparameters}
+        assert arch.width is None or arch.width in names
+        assert "rho" in names and "num_classes" in names
+        assert mobilecnn.profile(name).image_size == arch.base_resolution
+    colors = [a.color for a in mobilecnn.architectures.ARCHITECTURES.values()]
+    assert len(set(colors)) == len(colors)
 
 
 def test_mobilenet_v1_pointwise_share_matches_paper_table_2():
@@ -55,13 +70,6 @@ def test_mobilenet_v1_pointwise_share_matches_paper_table_2():
     assert sum(r.macs for r in classifier) / p.macs == pytest.approx(0.0018, abs=0.0001)
     weights = sum(r.trainable_params for r in pointwise)   # no biases, BN sits in its own rows
     assert weights / p.kernel_weights == pytest.approx(0.7459, abs=0.001)
-
-
-def test_mobilenet_v2_matches_paper():
-    # Sandler et al. 2018, Table 4: MobileNetV2 (1.0, 224): 300M Mult-Adds, 3.4M parameters.
-    p = mobilecnn.profile("mobilenet_v2")
-    assert p.macs / 1e6 == pytest.approx(300, rel=0.01)
-    assert p.trainable_params / 1e6 == pytest.approx(3.4, rel=0.05)
 
 
 def test_squeezenet_parameter_counts():
@@ -81,16 +89,6 @@ def test_squeezenet_bypass_costs():
     assert complex_.params - plain.params == added
     assert [r.name for r in simple.layers if r.kind == "add"] == [
         "fire3_add", "fire5_add", "fire7_add", "fire9_add"]
-
-
-# Zhang et al. 2018, Table 2: complexity (MFLOPs, meaning multiply-adds) of ShuffleNet 1x.
-SHUFFLENET_MFLOPS = {1: 143, 2: 140, 3: 137, 4: 133, 8: 137}
-
-
-@pytest.mark.parametrize("groups, mflops", SHUFFLENET_MFLOPS.items())
-def test_shufflenet_complexity_matches_paper(groups, mflops):
-    p = mobilecnn.profile("shufflenet_v1", groups=groups, scale=1.0)
-    assert p.macs / 1e6 == pytest.approx(mflops, rel=0.02)
 
 
 def test_shufflenet_table_1_widths_and_first_conv():
@@ -199,10 +197,14 @@ def test_squeezenet_minimum_size_is_reported_and_works():
 def test_every_slider_setting_profiles_or_explains_itself():
     """The sliders' grid: every combination gives a profile, or a ValueError about rho only."""
     import itertools
+    import random
 
     for name in mobilecnn.list_architectures():
         specs = [m for m in mobilecnn.metaparameters(name) if m.name not in ("num_classes", "dropout")]
-        for values in itertools.product(*(m.grid for m in specs)):
+        points = list(itertools.product(*(m.grid for m in specs)))
+        if len(points) > 3000:  # SqueezeNet's design space: a fixed sample (its own tests cover
+            points = random.Random(0).sample(points, 3000)  # every width combination)
+        for values in points:
             meta = dict(zip((m.name for m in specs), values))
             try:
                 p = mobilecnn.profile(name, **meta)
@@ -211,3 +213,36 @@ def test_every_slider_setting_profiles_or_explains_itself():
                 continue
             assert p.macs > 0 and p.params > 0
             assert p.layers[-1].output_shape == (1000,)
+
+
+# ---- peak activation memory -------------------------------------------------------------------
+def test_live_memory_of_a_small_graph_by_hand():
+    """input 4x4x2 -> conv a (4 ch) -> BN (in place) -> conv b (2 ch) -> add(input, b)."""
+    from mobilecnn.graph import Net
+    from mobilecnn.profiler import live_elements
+
+    net = Net((4, 4, 2))
+    a = net.bn(net.conv("input", 4, 3, name="a"))
+    b = net.conv(a, 2, 1, name="b")
+    net.add("input", b, name="sum")
+    live = live_elements(net)
+    # the input (32) waits for the addition; a is 64, b and the sum 32 each
+    assert live == {"a": 32 + 64, "a_bn": 32 + 64, "b": 32 + 64 + 32, "sum": 32 + 32 + 32}
+
+
+def test_peak_memory_of_a_chain_is_its_largest_layer_input_plus_output():
+    """MobileNet v1 has no shortcuts: at most one layer's input and output are alive at once."""
+    p = mobilecnn.profile("mobilenet_v1", alpha=0.5, rho=160 / 224)
+
+    def elements(shape):
+        n = 1
+        for d in shape:
+            n *= d
+        return n
+
+    largest = max(elements(r.input_shape) + elements(r.output_shape) for r in p.layers
+                  if r.kind.startswith(("conv", "depthwise")))
+    assert p.peak_activation_elements == largest
+    assert p.peak_activation_bytes(16) == 2 * largest == 2 * p.peak_activation_bytes(8)
+    with pytest.raises(ValueError, match="bits"):
+        p.peak_activation_bytes(4)
