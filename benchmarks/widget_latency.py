@@ -10,7 +10,8 @@ The table is timed by stage (the default view) and by layer (the longest table).
 median under 100 ms.
 
 It also prints how long the static explorer's precomputation of each slider grid takes (a
-one-time cost of building a book page).
+one-time cost of building a book page), how many points the grid has and what the explorer
+weighs in a page (HTML, factored data, script and style).
 
     python benchmarks/widget_latency.py
 """
@@ -48,8 +49,8 @@ def latencies_ms(name, detail):
 
 def main():
     widgets.explorer("squeezenet")  # warm up imports
-    print(f"{'architecture':<15}{'changes':>8}{'median ms (stages)':>20}{'median ms (layers)':>20}"
-          f"{'max ms (layers)':>17}{'static grid':>13}{'precompute s':>14}")
+    print(f"{'architecture':<20}{'changes':>8}{'median ms (stages)':>20}{'median ms (layers)':>20}"
+          f"{'max ms (layers)':>17}{'static grid':>13}{'precompute s':>14}{'page kB':>9}")
     worst = 0.0
     for name in mobilecnn.list_architectures():
         by_stage = latencies_ms(name, "stage")
@@ -60,9 +61,9 @@ def main():
         start = time.perf_counter()
         points = len(static.precompute(name)["points"])
         precompute_s = time.perf_counter() - start
-        print(f"{name:<15}{len(by_stage):>8}{statistics.median(by_stage):>20.1f}"
+        print(f"{name:<20}{len(by_stage):>8}{statistics.median(by_stage):>20.1f}"
               f"{statistics.median(by_layer):>20.1f}{max(by_layer):>17.1f}{points:>13}"
-              f"{precompute_s:>14.2f}")
+              f"{precompute_s:>14.2f}{static.page_weight(name) / 1000:>9.1f}")
     verdict = "OK" if worst < TARGET_MS else "TOO SLOW"
     print(f"slowest median value change -> refreshed table: {worst:.1f} ms "
           f"(target < {TARGET_MS:.0f} ms): {verdict}")

@@ -1,117 +1,172 @@
-/* mobilecnn static explorer: looks up precomputed profiles, never computes a cost.
+/* mobilecnn static explorer: fills in the page's fields from factored costs.
  *
- * Each explorer is a <div class="mobilecnn-explorer"> holding its controls, a
- * <script type="application/json" class="mcnn-data"> with every point of its slider grid
- * (written by mobilecnn.static.precompute), and a copy of this script. The script sets up
- * every explorer on the page that is not set up yet, so it does not matter which copy runs.
+ * Each explorer is a <div class="mobilecnn-explorer"> whose HTML (written by mobilecnn.static)
+ * already holds the whole layout: controls, summary, error box, and one stage table per network
+ * layout with a hidden row per block. A <script type="application/json" class="mcnn-data">
+ * holds the costs, factored (see mobilecnn.static.precompute): per block its parameters and its
+ * MACs per output pixel of each spatial "slot", per rho the size of each slot. This script
+ * multiplies and adds them (exactly as mobilecnn.static.evaluate does in Python), writes the
+ * [data-field] elements and shows or hides rows; it creates no element. It sets up every
+ * explorer on the page that is not set up yet, so it does not matter which copy runs.
  */
 (function () {
   "use strict";
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
-
   // Integers with thousands separators, as Python's f"{n:,}" writes them.
   function grouped(n) { return Number(n).toLocaleString("en-US"); }
 
-  function field(key, text) { return el("span", { "data-field": key }, text); }
-
-  function summary(data, point) {
-    var box = el("div", { "class": "mcnn-summary" });
-    var t = point.t, r = point.r;
-    var line = el("div");
-    line.append("input ", field("image_size", t[0] + "\u00d7" + t[0]), " \u00b7 ",
-      field("params", grouped(t[1])), " params (", field("trainable_params", grouped(t[2])),
-      " trainable) \u00b7 ", field("macs", grouped(t[3])), " MACs = ",
-      field("flops", grouped(t[4])), " FLOPs");
-    var ratio = el("div", { "class": "mcnn-ratio" });
-    ratio.append("vs. the unthinned baseline: params \u00d7", field("params_ratio", r[0]),
-      " (rule of thumb " + data.rules[0] + " = ", field("params_rule", r[1]),
-      ") \u00b7 MACs \u00d7", field("macs_ratio", r[2]),
-      " (rule of thumb " + data.rules[1] + " = ", field("macs_rule", r[3]), ")");
-    box.append(line, ratio);
-    return box;
+  // Python's f"{x:.3f}": toFixed rounds an exact tie up, Python to even. A double is an exact
+  // tie at three decimals only when 16x is an odd integer (x = m/16, m odd).
+  function fixed3(x) {
+    if (Number.isInteger(16 * x) && !Number.isInteger(8 * x)) {
+      var n = Math.floor(1000 * x);
+      return ((n % 2 === 0 ? n : n + 1) / 1000).toFixed(3);
+    }
+    return x.toFixed(3);
   }
 
-  function costCells(row, shape, p, t, m) {
-    row.append(el("td", {}, shape), el("td", { "data-field": "params" }, grouped(p)),
-      el("td", { "data-field": "trainable_params" }, grouped(t)),
-      el("td", { "data-field": "macs" }, grouped(m)));
+  function strides(sizes) {
+    var out = new Array(sizes.length), step = 1;
+    for (var k = sizes.length - 1; k >= 0; k--) { out[k] = step; step *= sizes[k]; }
+    return out;
   }
 
-  function table(data, point, open, rerender) {
-    var tbl = el("table", { "class": "mcnn-table", "data-by": "stage" });
-    var head = el("tr");
-    ["stage", "output", "params", "trainable", "MACs"].forEach(function (h) {
-      head.append(el("th", {}, h));
+  // Totals, stage rows and block rows at grid positions `pos` (no error there).
+  function totals(data, pos) {
+    var r = data.rho >= 0 ? pos[data.rho] : 0;
+    var other = [], sizes = [];
+    data.controls.forEach(function (c, k) {
+      if (k !== data.rho) { other.push(k); sizes.push(c.labels.length); }
     });
-    var thead = el("thead");
-    thead.append(head);
-    tbl.append(thead);
-    var body = el("tbody");
-    point.s.forEach(function (s, i) {
-      var name = data.stages[s[0]];
-      var isOpen = !!open[name];
-      var row = el("tr", { "data-row": String(i), "data-stage": name, "class": "mcnn-stage" });
-      var button = el("button", { "type": "button", "aria-expanded": String(isOpen),
-        "title": "show or hide the blocks of this stage" }, (isOpen ? "\u25be " : "\u25b8 ") + name);
-      button.addEventListener("click", function () { open[name] = !open[name]; rerender(); });
-      var first = el("td");
-      first.append(button);
-      row.append(first);
-      costCells(row, data.shapes[s[1]], s[2], s[3], s[4]);
-      body.append(row);
-      if (!isOpen) { return; }
-      point.b.forEach(function (b) {
-        if (b[0] !== s[0]) { return; }
-        var brow = el("tr", { "class": "mcnn-block", "data-block": data.blocks[b[1]] });
-        brow.append(el("td", {}, data.blocks[b[1]]));
-        costCells(brow, data.shapes[b[2]], b[3], b[4], b[5]);
-        body.append(brow);
-      });
+    var st = strides(sizes), index = 0;
+    other.forEach(function (k, i) { index += pos[k] * st[i]; });
+    var setting = data.settings[index];
+    var layout = data.layouts[setting[0]];
+    var blocks = [], stages = [], byName = {};
+    layout.blocks.forEach(function (b, j) {
+      var rec = data.records[setting[j + 1]];
+      var macs = 0;
+      for (var k = 4; k < rec.length; k += 2) {
+        var slot = rec[k] < 0 ? null : data.slots[rec[k]][r];
+        macs += (slot ? slot[0] * slot[1] : 1) * rec[k + 1];
+      }
+      var out = rec[2] < 0 ? null : data.slots[rec[2]][r];
+      var shape = out ? out[0] + "\u00d7" + out[1] + "\u00d7" + rec[3] : String(rec[3]);
+      var stage = layout.stages[b[0]];
+      blocks.push({ stage: stage, shape: shape, p: rec[0], t: rec[1], m: macs });
+      var row = byName[stage];
+      if (!row) { row = byName[stage] = { stage: stage, p: 0, t: 0, m: 0 }; stages.push(row); }
+      row.shape = shape; row.p += rec[0]; row.t += rec[1]; row.m += macs;
     });
-    tbl.append(body);
-    return tbl;
+    var sum = { p: 0, t: 0, m: 0 };
+    stages.forEach(function (s) { sum.p += s.p; sum.t += s.t; sum.m += s.m; });
+    return { layout: setting[0], sum: sum, stages: stages, blocks: blocks };
+  }
+
+  // What the page shows at `pos` (mobilecnn.static.evaluate).
+  function evaluate(data, pos) {
+    var sizes = data.controls.map(function (c) { return c.labels.length; });
+    var st = strides(sizes), index = 0;
+    pos.forEach(function (p, k) { index += p * st[k]; });
+    var point = data.points[index];
+    if (point < 0) { return { error: data.errors[-1 - point] }; }
+    var now = totals(data, pos);
+    var base = null;
+    if (data.points[data.baseline] >= 0) {
+      base = totals(data, sizes.map(function (n, k) {
+        return Math.floor(data.baseline / st[k]) % n; })).sum;
+    }
+    var w = data.rules.width >= 0 ? pos[data.rules.width] : 0;
+    var r = data.rho >= 0 ? pos[data.rho] : 0;
+    var size = data.image[r];
+    now.summary = {
+      image_size: size + "\u00d7" + size,
+      params: grouped(now.sum.p),
+      trainable_params: grouped(now.sum.t),
+      macs: grouped(now.sum.m),
+      flops: grouped(2 * now.sum.m),
+      peak_bytes: grouped(point),
+      params_ratio: base ? fixed3(now.sum.p / base.p) : "n/a",
+      params_rule: data.rules.params[w],
+      macs_ratio: base ? fixed3(now.sum.m / base.m) : "n/a",
+      macs_rule: data.rules.macs[w][r]
+    };
+    return now;
+  }
+
+  function fill(row, shape, p, t, m) {
+    row.querySelector('[data-field="shape"]').textContent = shape;
+    row.querySelector('[data-field="params"]').textContent = grouped(p);
+    row.querySelector('[data-field="trainable_params"]').textContent = grouped(t);
+    row.querySelector('[data-field="macs"]').textContent = grouped(m);
   }
 
   function setup(root) {
     root.setAttribute("data-mcnn-ready", "true");
     var data = JSON.parse(root.querySelector("script.mcnn-data").textContent);
     var inputs = Array.prototype.slice.call(root.querySelectorAll("[data-param]"));
-    var out = root.querySelector(".mcnn-out");
-    var tableBox = root.querySelector(".mcnn-tablebox");
+    var summary = root.querySelector(".mcnn-out .mcnn-summary");
+    var error = root.querySelector('.mcnn-out [data-field="error"]');
+    var fields = {};
+    Array.prototype.forEach.call(summary.querySelectorAll("[data-field]"), function (el) {
+      fields[el.getAttribute("data-field")] = el;
+    });
+    var tables = Array.prototype.slice.call(root.querySelectorAll(".mcnn-table[data-layout]"));
+    var outputs = inputs.map(function (input) {
+      return root.querySelector('output[data-value="' + input.getAttribute("data-param") + '"]');
+    });
     var open = {};
 
     // The position of a control on its grid: a range input's value, a menu's selected index.
     function position(input) {
-      return input.type === "range" ? input.value : String(input.selectedIndex);
+      return input.type === "range" ? Number(input.value) : input.selectedIndex;
     }
 
     function render() {
-      var key = inputs.map(position).join(",");
+      var pos = inputs.map(position);
       inputs.forEach(function (input, k) {
-        var label = data.controls[k].labels[Number(position(input))];
-        root.querySelector('output[data-value="' + input.getAttribute("data-param") + '"]')
-          .textContent = label;
+        var label = data.controls[k].labels[pos[k]];
+        outputs[k].textContent = label;
         if (input.type === "range") { input.setAttribute("aria-valuetext", label); }
       });
-      var point = data.points[key];
-      root.setAttribute("data-key", key);
-      out.replaceChildren();
-      tableBox.replaceChildren();
-      if (point.e !== undefined) {
-        out.append(el("div", { "class": "mcnn-error", "data-field": "error", "role": "alert" },
-          point.e));
-        return;
-      }
-      out.append(summary(data, point));
-      tableBox.append(table(data, point, open, render));
+      root.setAttribute("data-key", pos.join(","));
+      var shown = evaluate(data, pos);
+      var failed = shown.error !== undefined;
+      summary.hidden = failed;
+      error.hidden = !failed;
+      error.textContent = failed ? shown.error : "";
+      tables.forEach(function (t) {
+        t.hidden = failed || Number(t.getAttribute("data-layout")) !== shown.layout;
+      });
+      if (failed) { return; }
+      Object.keys(shown.summary).forEach(function (key) {
+        fields[key].textContent = shown.summary[key];
+      });
+      var table = tables[shown.layout];
+      var stageRows = table.querySelectorAll("tr.mcnn-stage");
+      shown.stages.forEach(function (s, i) {
+        var row = stageRows[i];
+        fill(row, s.shape, s.p, s.t, s.m);
+        var button = row.querySelector("button");
+        button.setAttribute("aria-expanded", String(!!open[s.stage]));
+        button.firstChild.textContent = (open[s.stage] ? "\u25be " : "\u25b8 ") + s.stage;
+      });
+      Array.prototype.forEach.call(table.querySelectorAll("tr.mcnn-block"), function (row) {
+        var b = shown.blocks[Number(row.getAttribute("data-j"))];
+        fill(row, b.shape, b.p, b.t, b.m);
+        row.hidden = !open[b.stage];
+      });
     }
 
+    tables.forEach(function (t) {
+      Array.prototype.forEach.call(t.querySelectorAll("tr.mcnn-stage button"), function (button) {
+        button.addEventListener("click", function () {
+          var stage = button.closest("tr").getAttribute("data-stage");
+          open[stage] = !open[stage];
+          render();
+        });
+      });
+    });
     inputs.forEach(function (input) {
       input.addEventListener("input", render);
       input.addEventListener("change", render);

@@ -1,20 +1,29 @@
-"""The explorer without a kernel: every slider setting profiled ahead of time.
+"""The explorer without a kernel: a page that only multiplies and adds numbers the library wrote.
 
-A book page has no Python behind it, so the page cannot call :func:`mobilecnn.profile` when a
-reader moves a slider. Instead :func:`precompute` calls it for every point of the slider grid (the
-cartesian product of the ``grid`` of each metaparameter that gets a slider) and stores the
-results, or the error message for settings the network cannot take, as compact JSON. A few lines
-of vanilla JavaScript (``explorer.js``, inlined into the page with ``explorer.css``; no framework,
-no CDN) only *look up* the entry for the current slider positions and write it into the page. All
-arithmetic stays in the profiler and in this module; the browser never computes a cost.
+A book page has no Python behind it, so it cannot call :func:`mobilecnn.profile` when a reader
+moves a slider. Storing every profile of the slider grid does not fit a page once an
+architecture has several metaparameters, so :func:`precompute` stores the costs *factored*:
 
-This module also holds what the live ipywidgets explorer (:mod:`mobilecnn.widgets`) shares with
-the static one, so that both show the same numbers in the same layout:
+* parameters do not depend on the resolution: each block's parameter counts are stored once per
+  setting of the other controls (the "channel setting");
+* a layer's MACs are (output pixels) x (MACs per output pixel): the first factor depends only on
+  rho and the network's topology, the second only on the channel setting. Layers whose output
+  has the same size at every rho of the grid share a *slot*; the data holds each slot's size per
+  rho, and per block the MACs per pixel of each slot it uses.
 
-* :func:`controls`: which metaparameters get a slider or a menu, with which values and labels;
-* :func:`read`: one setting -> a :class:`Reading` (the profile or the library's error message,
-  the ratio to the unthinned baseline and the paper's rule of thumb);
-* :func:`summary_html` and :func:`table_html`: the summary line and the cost table as HTML.
+The page's script (``explorer.js``, inlined with ``explorer.css``; no framework, no CDN) adds up
+``params`` and ``sum(pixels(slot, rho) * coefficient)`` per block, and the blocks per stage. The
+coefficients come from :func:`mobilecnn.profile`, which is called for every point of the grid
+when the data is built; the build then evaluates the stored data at every point with
+:func:`evaluate`, the Python twin of the script's arithmetic, and refuses data that does not
+reproduce the profile exactly. The peak activation memory (not a sum) is stored per point, as
+is the library's message for settings the network cannot take.
+
+The HTML (:class:`StaticExplorer`) is the whole layout, rendered here with the markup of
+:mod:`mobilecnn.reading` and filled in for the starting setting; the script only writes the
+``data-field`` elements and shows or hides rows. Where the grid would be too large, the page's
+sliders step over fewer values than the live explorer's (:func:`mobilecnn.reading.thin`) and the
+page says so.
 
 Nothing here imports ipywidgets, TensorFlow or PyTorch.
 """
@@ -23,326 +32,305 @@ from __future__ import annotations
 
 import functools
 import html
-import importlib.resources
 import itertools
 import json
 import math
 from dataclasses import dataclass
 
+from .reading import (STATIC_DEFAULTS, Control, Reading, _checked_profile, asset, check_fixed,
+                      controls, css, defaults, error_markup, ratio_text, read, rollup,
+                      shape_text, summary_markup, summary_values, table_head, value_label,
+                      cost_row)
 from . import architectures
-from .architectures.common import BASE_RESOLUTION
-from .profiler import Profile, profile
 
-# Metaparameters that change the counts but not the *shape* of the design space: the static
-# explorer keeps them at their defaults (or at the value given in ``fixed``) so that the grid
-# stays small. The live widget offers them too.
-STATIC_DEFAULTS = ("num_classes", "dropout")
+__all__ = ["precompute", "evaluate", "static_explorer", "StaticExplorer", "page_weight",
+           # the reading model, for callers of the static page's controls
+           "controls", "defaults", "read", "rollup", "Control", "Reading"]
 
-# The width multiplier of each architecture: MobileNet's alpha, ShuffleNet's "s x" scale.
-# SqueezeNet has none. The papers' rule of thumb: cost grows with the square of the width
-# multiplier (Howard et al. 2017, sec. 3.3; Zhang et al. 2018, sec. 4.1.1) and with the square of
-# the resolution multiplier (Howard et al. 2017, sec. 3.4); parameters do not depend on rho.
-WIDTH_MULTIPLIER = {"mobilenet_v1": "alpha", "mobilenet_v2": "alpha", "shufflenet_v1": "scale"}
-
-SYMBOL = {"alpha": "\u03b1", "rho": "\u03c1", "scale": "s"}
+# What the page may weigh: one explorer's HTML with its data, script and style (bytes, UTF-8).
+# A book page holds several explorers and must stay under 1 MB of its own HTML and data.
+EXPLORER_BUDGET = 125_000
+PAGE_BUDGET = 1_000_000
 
 
-@dataclass(frozen=True)
-class Control:
-    """One slider (``kind="slider"``, numeric) or menu (``kind="choice"``) of an explorer.
-
-    ``values`` are exactly the metaparameter's ``grid`` (plus its default, if the grid lacks it,
-    so that the explorer can start at the default); ``labels`` are what the reader sees.
-    """
-
-    name: str
-    kind: str
-    values: tuple
-    labels: tuple
-    doc: str
-
-    def index(self, value) -> int:
-        """Position of ``value`` among ``values`` (floats compared with a tolerance)."""
-        for i, v in enumerate(self.values):
-            if v == value or (not isinstance(v, str) and not isinstance(value, str)
-                              and math.isclose(v, value, rel_tol=1e-9)):
-                return i
-        raise ValueError(f"{self.name}={value!r} is not on the explorer's grid; {self.name} must "
-                         f"be one of {', '.join(self.labels)}")
+class FactoringError(RuntimeError):
+    """The stored factors do not reproduce ``profile`` (a layer breaks the cost model)."""
 
 
-def value_label(name: str, value) -> str:
-    """How a value reads next to its slider; rho also gives the input size in pixels."""
-    if name == "rho":
-        return f"{value:.3f} ({round(BASE_RESOLUTION * value)} px)"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+def _strides(sizes) -> list:
+    """Mixed-radix place values, the last position varying fastest."""
+    out, step = [], 1
+    for size in reversed(sizes):
+        out.append(step)
+        step *= size
+    return out[::-1]
 
 
-def check_fixed(name: str, fixed: dict) -> dict:
-    """Validate ``fixed`` metaparameters with the library's own checks (ValueError if bad)."""
-    arch, values, _ = architectures.resolve(name, fixed)
-    keys = {"rho" if k == "image_size" else k for k in fixed}
-    return {k: values[k] for k in keys}
+def _spatial(shape: tuple):
+    if len(shape) == 3:
+        return shape[0], shape[1]
+    if len(shape) == 1:
+        return None
+    raise FactoringError(f"output shape {shape} is neither (h, w, c) nor (c,)")
 
 
-def controls(name: str, fixed: dict | None = None, *, static: bool = False) -> tuple:
-    """The :class:`Control` of every metaparameter of ``name`` that is not in ``fixed``.
+def _build(name: str, fixed: dict) -> dict:
+    ctrls = controls(name, fixed, static=True)
+    base = defaults(name, fixed)
+    rho_index = next((k for k, c in enumerate(ctrls) if c.name == "rho"), -1)
+    rhos = ctrls[rho_index].values if rho_index >= 0 else (base["rho"],)
+    other = [c for c in ctrls if c.name != "rho"]
+    strides = _strides([len(c.values) for c in ctrls])
 
-    With ``static=True`` the metaparameters in :data:`STATIC_DEFAULTS` get no control either.
-    """
-    fixed = check_fixed(name, fixed or {})
-    out = []
-    for meta in architectures.get(name).metaparameters:
-        if meta.name in fixed or (static and meta.name in STATIC_DEFAULTS):
+    tables = {"slots": {}, "errors": {}, "layouts": {}, "records": {}}
+
+    def index_of(table: str, item) -> int:
+        """Slots, messages, layouts and block records repeat: store each once, refer by index."""
+        return tables[table].setdefault(item, len(tables[table]))
+
+    points = [0] * math.prod(len(c.values) for c in ctrls)
+    images = [0] * len(rhos)
+    settings = []
+    expected = {}
+    for combo in itertools.product(*(range(len(c.values)) for c in other)):
+        values = {**base, **{c.name: c.values[i] for c, i in zip(other, combo)}}
+        profiles = []
+        for r, rho in enumerate(rhos):
+            positions = list(combo)
+            if rho_index >= 0:
+                positions.insert(rho_index, r)
+            point = sum(p * s for p, s in zip(positions, strides))
+            result, error = _checked_profile(name, {**values, "rho": rho})
+            if result is None:
+                points[point] = -1 - index_of("errors", error)
+            else:
+                points[point] = result.peak_activation_bytes(8)
+                images[r] = result.image_size
+            profiles.append(result)
+            expected[point] = result if result is not None else error
+        valid = [p for p in profiles if p is not None]
+        if not valid:
+            settings.append(None)
             continue
-        values = tuple(meta.grid)
-        if not any(_same(v, meta.default) for v in values):
-            values = tuple(sorted(values + (meta.default,))) if meta.kind != "choice" \
-                else values + (meta.default,)
-        kind = "choice" if meta.kind == "choice" else "slider"
-        labels = tuple(value_label(meta.name, v) for v in values)
-        out.append(Control(meta.name, kind, values, labels, meta.doc))
-    return tuple(out)
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, str) or isinstance(b, str):
-        return a == b
-    return math.isclose(a, b, rel_tol=1e-9)
-
-
-def defaults(name: str, fixed: dict | None = None) -> dict:
-    """Every metaparameter at its default, except those in ``fixed``."""
-    values = {m.name: m.default for m in architectures.get(name).metaparameters}
-    values.update(check_fixed(name, fixed or {}))
-    return values
-
-
-# ---- one setting -> what the explorer shows -------------------------------------------------
-
-@dataclass(frozen=True)
-class Reading:
-    """What an explorer shows for one setting: the profile, or the reason there is none.
-
-    ``baseline`` is the unthinned network: every metaparameter that has a control at its default
-    (those in ``fixed`` keep their fixed value). ``rule_params`` and ``rule_macs`` are the papers'
-    rule of thumb for the ratio to the baseline: (width / baseline width)^2 for parameters and
-    (width / baseline width)^2 * (rho / baseline rho)^2 for MACs.
-    """
-
-    name: str
-    settings: tuple            # ((metaparameter, value), ...) as the controls are set
-    profile: Profile | None
-    error: str | None
-    baseline: Profile | None
-
-    @property
-    def params_ratio(self) -> float | None:
-        if self.profile is None or self.baseline is None:
-            return None
-        return self.profile.params / self.baseline.params
-
-    @property
-    def macs_ratio(self) -> float | None:
-        if self.profile is None or self.baseline is None:
-            return None
-        return self.profile.macs / self.baseline.macs
-
-    def _multiplier(self, key) -> float:
-        if key is None or self.baseline is None:
-            return 1.0
-        return dict(self.settings)[key] / self.baseline.metaparam(key)
-
-    @property
-    def rule_params(self) -> float:
-        return self._multiplier(WIDTH_MULTIPLIER.get(self.name)) ** 2
-
-    @property
-    def rule_macs(self) -> float:
-        return self.rule_params * self._multiplier("rho") ** 2
-
-
-def rule_names(name: str) -> tuple:
-    """The rule-of-thumb formulas as text, e.g. ``("α²", "α²ρ²")`` (``"1"`` if no width)."""
-    width = WIDTH_MULTIPLIER.get(name)
-    w = f"{SYMBOL[width]}\u00b2" if width else ""
-    return (w or "1", f"{w}{SYMBOL['rho']}\u00b2")
-
-
-def _checked_profile(name: str, values: dict):
-    try:
-        return profile(name, **values), None
-    except ValueError as err:
-        return None, str(err)
-
-
-def read(name: str, settings: dict, fixed: dict | None = None) -> Reading:
-    """Profile ``name`` at ``settings`` (the controls' values) plus ``fixed``."""
-    fixed = check_fixed(name, fixed or {})
-    values = {**defaults(name, fixed), **settings}
-    result, error = _checked_profile(name, values)
-    baseline, _ = _checked_profile(name, defaults(name, fixed))
-    return Reading(name, tuple(values.items()), result, error, baseline)
-
-
-def rollup(result: Profile, by: str = "stage") -> list:
-    """``[(key, stage, output_shape, params, trainable_params, macs), ...]`` in network order.
-
-    The same sums as :meth:`Profile.to_frame` with ``by="stage"`` or ``"block"`` (the tests check
-    that they agree), without pandas: the explorer needs them in a few milliseconds.
-    """
-    if by not in ("stage", "block"):
-        raise ValueError(f"by must be 'stage' or 'block', got {by!r}")
-    rows: dict = {}
-    for r in result.layers:
-        key = getattr(r, by)
-        _, _, _, p, t, m = rows.get(key, (key, r.stage, None, 0, 0, 0))
-        rows[key] = (key, r.stage, r.output_shape, p + r.params, t + r.trainable_params, m + r.macs)
-    return list(rows.values())
-
-
-def shape_text(shape: tuple) -> str:
-    return "\u00d7".join(str(s) for s in shape)
-
-
-def ratio_text(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-# ---- HTML shared by the live and the static explorer ------------------------------------------
-# Both explorers mark every number with ``data-field`` so that tests (and readers' scripts) can
-# read them back; the static explorer's JavaScript writes exactly these elements.
-
-SUMMARY_FIELDS = ("image_size", "params", "trainable_params", "macs", "flops", "params_ratio",
-                  "params_rule", "macs_ratio", "macs_rule")
-
-
-def summary_values(reading: Reading) -> dict:
-    """The summary line's fields as display strings (integers with thousands separators)."""
-    p = reading.profile
-    return {
-        "image_size": f"{p.image_size}\u00d7{p.image_size}",
-        "params": f"{p.params:,}",
-        "trainable_params": f"{p.trainable_params:,}",
-        "macs": f"{p.macs:,}",
-        "flops": f"{p.flops:,}",
-        "params_ratio": ratio_text(reading.params_ratio),
-        "params_rule": ratio_text(reading.rule_params),
-        "macs_ratio": ratio_text(reading.macs_ratio),
-        "macs_rule": ratio_text(reading.rule_macs),
+        settings.append(_setting(name, values, profiles, valid, index_of))
+    data = {
+        "name": name,
+        "controls": [{"name": c.name, "kind": c.kind, "labels": list(c.labels)} for c in ctrls],
+        "rho": rho_index,
+        "image": images,
+        "baseline": sum(c.index(base[c.name]) * s for c, s in zip(ctrls, strides)),
+        "points": points,
+        "settings": settings,
+        "slots": [list(sig) for sig in tables["slots"]],
+        "layouts": [{"stages": list(stages), "blocks": [list(b) for b in blocks]}
+                    for stages, blocks in tables["layouts"]],
+        "records": [list(rec) for rec in tables["records"]],
+        "errors": list(tables["errors"]),
+        "rules": _rules(name, ctrls, base),
     }
+    _verify(name, data, ctrls, base, expected)
+    return data
 
 
-def summary_html(reading: Reading) -> str:
-    """The summary line, or the library's error message for a setting the network cannot take."""
-    if reading.profile is None:
-        return (f'<div class="mcnn-error" data-field="error" role="alert">'
-                f'{html.escape(reading.error)}</div>')
-    v = summary_values(reading)
-    rp, rm = rule_names(reading.name)
-    span = lambda key: f'<span data-field="{key}">{v[key]}</span>'  # noqa: E731
-    return (
-        '<div class="mcnn-summary">'
-        f'<div>input {span("image_size")} &middot; {span("params")} params '
-        f'({span("trainable_params")} trainable) &middot; {span("macs")} MACs '
-        f'= {span("flops")} FLOPs</div>'
-        f'<div class="mcnn-ratio">vs. the unthinned baseline: params &times;{span("params_ratio")} '
-        f'(rule of thumb {rp} = {span("params_rule")}) &middot; MACs &times;{span("macs_ratio")} '
-        f'(rule of thumb {rm} = {span("macs_rule")})</div></div>')
+def _setting(name, values, profiles, valid, index_of) -> list:
+    """``[layout, record, ...]`` of one channel setting (every rho position of the grid)."""
+    ref = valid[0]
+    names = [r.name for r in ref.layers]
+    for p in valid[1:]:
+        if [r.name for r in p.layers] != names:
+            raise FactoringError(f"{name} {values}: the layers change with rho")
+    stages = tuple(key for key, *_ in rollup(ref, "stage"))
+    blocks = []        # [(stage index, block name)], in rollup order
+    block_of = {}
+    for r in ref.layers:
+        if r.block not in block_of:
+            block_of[r.block] = (stages.index(r.stage), len(blocks))
+            blocks.append((stages.index(r.stage), r.block))
+        elif stages[block_of[r.block][0]] != r.stage:
+            raise FactoringError(f"{name}: block {r.block} spans stages "
+                                 f"{stages[block_of[r.block][0]]} and {r.stage}")
+    sums = [[0, 0, -1, 0, {}] for _ in blocks]     # params, trainable, out slot, out C, coefs
+    for k, row in enumerate(ref.layers):
+        rows = [None if p is None else p.layers[k] for p in profiles]
+        present = [x for x in rows if x is not None]
+        if any(x.params != row.params or x.trainable_params != row.trainable_params
+               for x in present):
+            raise FactoringError(f"{name} {values}: the parameters of {row.name} change with rho")
+        sizes = [None if x is None else _spatial(x.output_shape) for x in rows]
+        if row.output_shape and len(row.output_shape) == 1:
+            slot, coef = -1, row.macs
+            if any(x.macs != coef for x in present):
+                raise FactoringError(f"{name} {values}: the MACs of {row.name} change with rho")
+        else:
+            slot = index_of("slots", tuple(0 if s is None else s for s in sizes))
+            pixels = [x.output_shape[0] * x.output_shape[1] for x in present]
+            coef = present[0].macs // pixels[0]
+            if any(x.macs != coef * n for x, n in zip(present, pixels)):
+                raise FactoringError(f"{name} {values}: the MACs of {row.name} are not its output "
+                                     f"pixels times a per-pixel cost")
+        acc = sums[block_of[row.block][1]]
+        acc[0] += row.params
+        acc[1] += row.trainable_params
+        acc[2] = slot
+        acc[3] = row.output_shape[-1]
+        if coef:
+            acc[4][slot] = acc[4].get(slot, 0) + coef
+    layout = index_of("layouts", (stages, tuple(blocks)))
+    records = []
+    for p, t, slot, c, coefs in sums:
+        flat = [p, t, slot, c]
+        for s in sorted(coefs):
+            flat += [s, coefs[s]]
+        records.append(index_of("records", tuple(flat)))
+    return [layout, *records]
 
 
-TABLE_HEAD = ("", "output", "params", "trainable", "MACs")
+def _rules(name: str, ctrls, base: dict) -> dict:
+    """The rule-of-thumb ratios as display strings: ``params[w]`` and ``macs[w][r]``.
+
+    ``w`` is the position of the width slider (one entry if there is none), ``r`` of rho.
+    """
+    arch = architectures.get(name)
+    baseline, _ = _checked_profile(name, base)
+    width = next((c for c in ctrls if c.name == arch.width), None)
+    rho = next((c for c in ctrls if c.name == "rho"), None)
+    widths = width.values if width else (None,)
+    rhos = rho.values if rho else (None,)
+    params, macs = [], []
+    for w in widths:
+        readings = [Reading(name, tuple({**base, **({arch.width: w} if width else {}),
+                                         **({"rho": r} if rho else {})}.items()),
+                            None, None, baseline) for r in rhos]
+        params.append(ratio_text(readings[0].rule_params))
+        macs.append([ratio_text(reading.rule_macs) for reading in readings])
+    return {"width": next((k for k, c in enumerate(ctrls) if c is width), -1),
+            "params": params, "macs": macs}
 
 
-def table_html(reading: Reading, by: str = "stage") -> str:
-    """The cost table by ``"stage"``, ``"block"`` or ``"layer"`` (empty for an invalid setting)."""
-    if reading.profile is None:
-        return ""
-    head = ("stage" if by == "stage" else by, *TABLE_HEAD[1:])
-    if by == "layer":
-        rows = [(f"{r.name} <small>({r.kind})</small>", r.output_shape, r.params,
-                 r.trainable_params, r.macs) for r in reading.profile.layers]
-    else:
-        rows = [(html.escape(key), shape, p, t, m)
-                for key, _, shape, p, t, m in rollup(reading.profile, by)]
-    body = "".join(
-        f'<tr data-row="{i}"><td>{label}</td><td>{shape_text(shape)}</td>'
-        f'<td data-field="params">{p:,}</td><td data-field="trainable_params">{t:,}</td>'
-        f'<td data-field="macs">{m:,}</td></tr>' for i, (label, shape, p, t, m) in enumerate(rows))
-    head_cells = "".join(f"<th>{h}</th>" for h in head)
-    return (f'<table class="mcnn-table" data-by="{by}"><thead><tr>{head_cells}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+def evaluate(data: dict, positions) -> dict:
+    """What the page shows at grid ``positions`` (one index per control), as the script does it.
+
+    Returns ``{"error": message}`` or ``{"summary": {field: text}, "layout": index,
+    "stages": [(stage, shape, params, trainable, macs)], "blocks": [(stage, block, shape,
+    params, trainable, macs)]}``. ``explorer.js`` is this function in JavaScript.
+    """
+    strides = _strides([len(c["labels"]) for c in data["controls"]])
+    point = data["points"][sum(p * s for p, s in zip(positions, strides))]
+    if point < 0:
+        return {"error": data["errors"][-1 - point]}
+    totals, layout, stages, blocks = _totals(data, positions)
+    base = data["baseline"]
+    base_positions = [base // s % len(c["labels"]) for c, s in zip(data["controls"], strides)]
+    base_ok = data["points"][base] >= 0
+    base_totals = _totals(data, base_positions)[0] if base_ok else None
+    rules = data["rules"]
+    w = positions[rules["width"]] if rules["width"] >= 0 else 0
+    r = positions[data["rho"]] if data["rho"] >= 0 else 0
+    params, trainable, macs = totals
+    size = data["image"][r]
+    summary = {
+        "image_size": f"{size}\u00d7{size}",
+        "params": f"{params:,}",
+        "trainable_params": f"{trainable:,}",
+        "macs": f"{macs:,}",
+        "flops": f"{2 * macs:,}",
+        "peak_bytes": f"{point:,}",
+        "params_ratio": ratio_text(params / base_totals[0] if base_ok else None),
+        "params_rule": rules["params"][w],
+        "macs_ratio": ratio_text(macs / base_totals[2] if base_ok else None),
+        "macs_rule": rules["macs"][w][r],
+    }
+    return {"summary": summary, "layout": layout, "stages": stages, "blocks": blocks}
 
 
-def css() -> str:
-    return _asset("explorer.css")
+def _totals(data: dict, positions):
+    controls_ = data["controls"]
+    rho = data["rho"]
+    r = positions[rho] if rho >= 0 else 0
+    other = [k for k in range(len(controls_)) if k != rho]
+    strides = _strides([len(controls_[k]["labels"]) for k in other])
+    setting = data["settings"][sum(positions[k] * s for k, s in zip(other, strides))]
+    layout = data["layouts"][setting[0]]
+    blocks, stages = [], {}
+    for (stage, block), record in zip(layout["blocks"], setting[1:]):
+        p, t, slot, channels, *coefs = data["records"][record]
+        macs = 0
+        for s, coef in zip(coefs[::2], coefs[1::2]):
+            macs += (1 if s < 0 else data["slots"][s][r][0] * data["slots"][s][r][1]) * coef
+        shape = str(channels) if slot < 0 else \
+            f"{data['slots'][slot][r][0]}\u00d7{data['slots'][slot][r][1]}\u00d7{channels}"
+        name = layout["stages"][stage]
+        blocks.append((name, block, shape, p, t, macs))
+        _, _, sp, st, sm = stages.get(name, (name, None, 0, 0, 0))
+        stages[name] = (name, shape, sp + p, st + t, sm + macs)
+    stage_rows = list(stages.values())
+    totals = tuple(sum(row[k] for row in stage_rows) for k in (2, 3, 4))
+    return totals, setting[0], stage_rows, blocks
 
 
-def _asset(filename: str) -> str:
-    return importlib.resources.files("mobilecnn").joinpath(filename).read_text(encoding="utf-8")
+def _verify(name: str, data: dict, ctrls, base: dict, expected: dict) -> None:
+    """Every point of the grid, evaluated from the data, equals the profile (else raise).
 
-
-# ---- the static explorer -----------------------------------------------------------------------
-
-def _key(indices) -> str:
-    return ",".join(str(i) for i in indices)
+    ``expected`` maps each point to its profile or to the library's error message.
+    """
+    strides = _strides([len(c.values) for c in ctrls])
+    baseline = expected[data["baseline"]]
+    baseline = None if isinstance(baseline, str) else baseline
+    for positions in itertools.product(*(range(len(c.values)) for c in ctrls)):
+        point = sum(p * s for p, s in zip(positions, strides))
+        got = evaluate(data, positions)
+        p = expected[point]
+        settings = {**base, **{c.name: c.values[i] for c, i in zip(ctrls, positions)}}
+        if isinstance(p, str):
+            if got != {"error": p}:
+                raise FactoringError(f"{name} {settings}: stored error differs from profile's")
+            continue
+        want = summary_values(Reading(name, tuple(settings.items()), p, None, baseline))
+        stages = [(k, shape_text(s), pp, t, m) for k, _, s, pp, t, m in rollup(p, "stage")]
+        blocks = [(st, k, shape_text(s), pp, t, m) for k, st, s, pp, t, m in rollup(p, "block")]
+        if got["summary"] != want or got["stages"] != stages or got["blocks"] != blocks:
+            raise FactoringError(f"{name} {settings}: the stored factors do not reproduce the "
+                                 f"profile: {got['summary']} != {want}")
 
 
 @functools.lru_cache(maxsize=32)
 def _precompute(name: str, fixed: tuple) -> str:
-    fixed = dict(fixed)
-    ctrls = controls(name, fixed, static=True)
-    names = {"stages": {}, "blocks": {}, "shapes": {}}
-
-    def index_of(table: str, item) -> int:
-        """Names and shapes repeat across the grid: store each once and refer to it by index."""
-        return names[table].setdefault(item, len(names[table]))
-
-    points = {}
-    for indices in itertools.product(*(range(len(c.values)) for c in ctrls)):
-        settings = {c.name: c.values[i] for c, i in zip(ctrls, indices)}
-        reading = read(name, settings, fixed)
-        if reading.profile is None:
-            points[_key(indices)] = {"e": reading.error}
-            continue
-        p = reading.profile
-        v = summary_values(reading)
-        points[_key(indices)] = {
-            "t": [p.image_size, p.params, p.trainable_params, p.macs, p.flops],
-            "r": [v["params_ratio"], v["params_rule"], v["macs_ratio"], v["macs_rule"]],
-            "s": [[index_of("stages", key), index_of("shapes", shape_text(shape)), pp, t, m]
-                  for key, _, shape, pp, t, m in rollup(p, "stage")],
-            "b": [[index_of("stages", stage), index_of("blocks", key),
-                   index_of("shapes", shape_text(shape)), pp, t, m]
-                  for key, stage, shape, pp, t, m in rollup(p, "block")],
-        }
-    arch = architectures.get(name)
-    data = {
-        "name": name,
-        "controls": [{"name": c.name, "kind": c.kind, "labels": list(c.labels)} for c in ctrls],
-        "rules": list(rule_names(name)),
-        **{table: list(items) for table, items in names.items()},
-        "points": points,
-        "title": arch.title,
-    }
+    data = _build(name, dict(fixed))
+    data["title"] = architectures.get(name).title
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def precompute(name: str, **fixed) -> dict:
-    """Profile every point of the static slider grid of ``name``; the explorer's JSON as a dict.
+    """The static explorer's data for ``name`` (every point of its grid, factored) as a dict.
 
-    Keys: ``controls`` (name, kind, labels), ``rules`` (the rule-of-thumb formulas), ``stages``,
-    ``blocks`` and ``shapes`` (names and output shapes, stored once and referred to by index),
-    and ``points``: for the key ``"i,j,..."`` (the grid position of each control) either
-    ``{"e": message}`` or ``{"t": [image_size, params, trainable_params, macs, flops],
-    "r": [params ratio, its rule of thumb, MACs ratio, its rule of thumb] (display strings),
-    "s": [[stage, shape, params, trainable, macs], ...],
-    "b": [[stage, block, shape, params, trainable, macs], ...]}``.
+    Keys: ``controls`` (name, kind, labels; the grid position of each control indexes the
+    data), ``rho`` (which control is rho, -1 if none), ``image`` (input size per rho position),
+    ``points`` (per grid point, last control fastest: the peak activation memory in bytes at 8
+    bits, or ``-1 - i`` for the message ``errors[i]``), ``settings`` (per position of the
+    controls other than rho: ``[layout, record per block]``, or ``None`` when no rho works),
+    ``layouts`` (stage names and ``[stage, block]`` per block), ``records`` (per block:
+    ``[params, trainable, output slot, output channels, slot, MACs per pixel, ...]``; slot -1 is
+    a vector output), ``slots`` (per slot, ``[h, w]`` per rho position, 0 where invalid),
+    ``baseline`` (the point of the unthinned network), ``rules`` (the rule of thumb as text).
+    :func:`evaluate` reads it.
     """
     return json.loads(_precompute(name, tuple(sorted(check_fixed(name, fixed).items()))))
 
+
+def grid_extent(name: str) -> tuple:
+    """``(min params, max params, min MACs, max MACs)`` over the valid points of the page's grid."""
+    data = precompute(name)
+    ctrls = data["controls"]
+    params, macs = [], []
+    for positions in itertools.product(*(range(len(c["labels"])) for c in ctrls)):
+        got = evaluate(data, positions)
+        if "summary" in got:
+            params.append(int(got["summary"]["params"].replace(",", "")))
+            macs.append(int(got["summary"]["macs"].replace(",", "")))
+    return min(params), max(params), min(macs), max(macs)
+
+
+# ---- the page ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class StaticExplorer:
@@ -360,29 +348,83 @@ class StaticExplorer:
         ctrls = controls(self.name, fixed, static=True)
         start = {**defaults(self.name, fixed), **dict(self.initial)}
         positions = [c.index(start[c.name]) for c in ctrls]
-        reading = read(self.name, {c.name: c.values[i] for c, i in zip(ctrls, positions)}, fixed)
-        data = _precompute(self.name, tuple(sorted(fixed.items())))
-        # "</" must not appear inside a <script> element.
-        data = data.replace("</", "<\\/")
+        payload = _precompute(self.name, tuple(sorted(fixed.items())))
+        data = json.loads(payload)
+        shown = evaluate(data, positions)
         inputs = "".join(_control_html(c, i) for c, i in zip(ctrls, positions))
-        fixed_text = ", ".join(f"{k}={value_label(k, v)}" for k, v in sorted(
-            {**fixed, **{k: v for k, v in defaults(self.name, fixed).items()
-                         if k in STATIC_DEFAULTS and k not in fixed}}.items()))
+        # Every metaparameter without a control, at its fixed or default value.
+        names = {c.name for c in ctrls}
+        fixed_text = ", ".join(f"{k}={value_label(self.name, k, v)}" for k, v in sorted(
+            defaults(self.name, fixed).items()) if k not in names)
         title = html.escape(architectures.get(self.name).title)
+        error = shown.get("error")
+        empty = {key: "" for key in ("image_size", "params", "trainable_params", "macs", "flops",
+                                     "peak_bytes", "params_ratio", "params_rule", "macs_ratio",
+                                     "macs_rule")}
+        summary = summary_markup(self.name, shown.get("summary", empty), hidden=error is not None)
+        tables = "".join(_layout_table(data, k, shown) for k in range(len(data["layouts"])))
+        # "</" must not appear inside a <script> element.
+        payload = payload.replace("</", "<\\/")
         return (
             f'<div class="mobilecnn-explorer" data-architecture="{self.name}">'
             f"<style>{css()}</style>"
             f'<div class="mcnn-title"><strong>{title}</strong> <code>{self.name}</code>'
             f' <span class="mcnn-fixed">({html.escape(fixed_text)})</span></div>'
             f'<div class="mcnn-controls">{inputs}</div>'
-            f'<div class="mcnn-out">{summary_html(reading)}</div>'
+            f"{_thinned_note(self.name, fixed, ctrls)}"
+            f'<div class="mcnn-out">{summary}{error_markup(error or "", hidden=error is None)}'
+            f"</div>"
             f'<div class="mcnn-hint">Click a stage to show its blocks.</div>'
-            f'<div class="mcnn-tablebox">{table_html(reading, "stage")}</div>'
-            f'<script type="application/json" class="mcnn-data">{data}</script>'
-            f"<script>{_asset('explorer.js')}</script></div>")
+            f'<div class="mcnn-tablebox">{tables}</div>'
+            f'<script type="application/json" class="mcnn-data">{payload}</script>'
+            f"<script>{asset('explorer.js')}</script></div>")
 
     def _repr_html_(self) -> str:
         return self.html()
+
+
+def _thinned_note(name: str, fixed: dict, ctrls) -> str:
+    """Which sliders of the live explorer this page thins or leaves out (empty if none)."""
+    thinned = [f"{html.escape(c.name)} ({len(c.values)} of {c.offered} values)"
+               for c in ctrls if c.thinned]
+    present = {c.name for c in ctrls}
+    dropped = [html.escape(m.name) for m in architectures.get(name).metaparameters
+               if m.name not in present and m.name not in fixed and m.name not in STATIC_DEFAULTS]
+    if not thinned and not dropped:
+        return ""
+    parts = []
+    if thinned:
+        parts.append(f"its sliders offer fewer values than the live explorer's: "
+                     f"{', '.join(thinned)}")
+    if dropped:
+        parts.append(f"{', '.join(dropped)} stay at the default")
+    return (f'<div class="mcnn-hint" data-thinned="{len(thinned) + len(dropped)}">To keep this '
+            f"page light, {'; '.join(parts)}. The live explorer offers them all.</div>")
+
+
+def _layout_table(data: dict, layout: int, shown: dict) -> str:
+    """The stage table of one layout (stages with their blocks), filled in if it is shown."""
+    spec = data["layouts"][layout]
+    current = shown.get("layout") == layout
+    stages = {row[0]: row for row in shown["stages"]} if current else {}
+    blocks = shown["blocks"] if current else []
+    rows = []
+    for i, stage in enumerate(spec["stages"]):
+        _, shape, p, t, m = stages.get(stage, (stage, "", "", "", ""))
+        button = (f'<button type="button" aria-expanded="false" title="show or hide the blocks '
+                  f'of this stage">\u25b8 {html.escape(stage)}</button>')
+        rows.append(cost_row(button, shape, p, t, m, f' class="mcnn-stage" data-row="{i}" '
+                             f'data-stage="{html.escape(stage)}"'))
+        for j, (s, block) in enumerate(spec["blocks"]):
+            if s != i:
+                continue
+            _, _, shape, p, t, m = blocks[j] if current else (None, None, "", "", "", "")
+            rows.append(cost_row(html.escape(block), shape, p, t, m,
+                                 f' class="mcnn-block" data-block="{html.escape(block)}" '
+                                 f'data-j="{j}" hidden'))
+    hidden = "" if current else " hidden"
+    return (f'<table class="mcnn-table" data-by="stage" data-layout="{layout}"{hidden}>'
+            f'{table_head("stage")}<tbody>{"".join(rows)}</tbody></table>')
 
 
 def _control_html(control: Control, position: int) -> str:
@@ -421,3 +463,8 @@ def static_explorer(name: str, initial: dict | None = None, **fixed) -> StaticEx
                              + ", ".join(c.name for c in ctrls))
         matching[0].index(value)
     return StaticExplorer(name, tuple(sorted(fixed.items())), tuple(sorted(initial.items())))
+
+
+def page_weight(name: str, **fixed) -> int:
+    """Bytes (UTF-8) of the static explorer of ``name``: HTML, data, script and style."""
+    return len(static_explorer(name, **fixed).html().encode("utf-8"))

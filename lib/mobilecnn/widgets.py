@@ -8,8 +8,10 @@
 * :func:`static_explorer` -- the same explorer for a page without a kernel (see
   :mod:`mobilecnn.static`); the book's pages use it.
 
-Every number comes from :func:`mobilecnn.profile` through :func:`mobilecnn.static.read`, and the
-summary and table are the same HTML the static explorer writes. An update only assigns ``.value``
+Every number comes from :func:`mobilecnn.profile` through :func:`mobilecnn.reading.read`, and the
+summary and table are the same HTML the static explorer writes. Every fact about an architecture
+(its width multiplier, colour, base resolution and published figures) is read from its module
+through :mod:`mobilecnn.architectures`. An update only assigns ``.value``
 of widgets that are already displayed (two HTML widgets and, in :func:`compare`, one Image), so
 nothing is re-created and outputs never pile up.
 
@@ -19,16 +21,16 @@ This module imports ipywidgets and (for plots) matplotlib; ``import mobilecnn`` 
 from __future__ import annotations
 
 import base64
+import functools
 import html
-from dataclasses import dataclass
 
 import ipywidgets as w
 
-from . import architectures, static
+from . import architectures, reading, static
 from .static import StaticExplorer, static_explorer  # noqa: F401  (re-exported)
 
 __all__ = ["explorer", "compare", "static_explorer", "comparison_figure", "comparison_image",
-           "PUBLISHED", "Explorer", "Comparison"]
+           "published_points", "plot_limits", "Explorer", "Comparison"]
 
 DETAIL = (("stages", "stage"), ("blocks", "block"), ("layers", "layer"))
 
@@ -38,15 +40,15 @@ class Explorer:
 
     Attributes: ``controls`` (metaparameter name -> widget), ``summary`` and ``table`` (HTML
     widgets), ``detail`` (stage / block / layer), ``panel`` (the whole box), ``reading`` (the
-    current :class:`~mobilecnn.static.Reading`).
+    current :class:`~mobilecnn.reading.Reading`).
     """
 
     def __init__(self, name: str, fixed: dict | None = None, initial: dict | None = None, *,
                  show_table: bool = True):
         self.name = name
-        self.fixed = static.check_fixed(name, fixed or {})
-        self.specs = static.controls(name, self.fixed)
-        start = {**static.defaults(name, self.fixed), **(initial or {})}
+        self.fixed = reading.check_fixed(name, fixed or {})
+        self.specs = reading.controls(name, self.fixed)
+        start = {**reading.defaults(name, self.fixed), **(initial or {})}
         unknown = set(initial or {}) - {c.name for c in self.specs}
         if unknown:
             raise ValueError(f"initial: {name} has no control for {sorted(unknown)[0]!r}; its "
@@ -59,10 +61,12 @@ class Explorer:
                                       style={"button_width": "5.5em"})
         self._listeners = []
         title = html.escape(architectures.get(name).title)
-        fixed_text = ", ".join(f"{k}={static.value_label(k, v)}" for k, v in self.fixed.items())
-        header = w.HTML(f"<style>{static.css()}</style><b>{title}</b> <code>{name}</code>"
+        fixed_text = ", ".join(f"{k}={reading.value_label(name, k, v)}"
+                               for k, v in self.fixed.items())
+        header = w.HTML(f"<style>{reading.css()}</style><b>{title}</b> <code>{name}</code>"
                         + (f" ({html.escape(fixed_text)})" if fixed_text else ""))
-        rows = [header, w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap")),
+        rows = [header, w.HBox([_with_readout(c) for c in self.controls.values()],
+                               layout=w.Layout(flex_flow="row wrap")),
                 self.summary]
         if show_table:
             rows += [self.detail, self.table]
@@ -79,9 +83,9 @@ class Explorer:
 
     def refresh(self) -> None:
         """Profile the current setting and write it into the (already displayed) widgets."""
-        self.reading = static.read(self.name, self.settings, self.fixed)
-        self.summary.value = static.summary_html(self.reading)
-        self.table.value = static.table_html(self.reading, self.detail.value)
+        self.reading = reading.read(self.name, self.settings, self.fixed)
+        self.summary.value = reading.summary_html(self.reading)
+        self.table.value = reading.table_html(self.reading, self.detail.value)
         for listener in self._listeners:
             listener(self)
 
@@ -98,7 +102,17 @@ class Explorer:
         ``num_classes`` and ``dropout`` have no slider there; they are fixed at the current value.
         """
         current = self.settings
-        fixed = {**self.fixed, **{k: v for k, v in current.items() if k in static.STATIC_DEFAULTS}}
+        fixed = {**self.fixed, **{k: v for k, v in current.items()
+                                  if k in reading.STATIC_DEFAULTS}}
+        # A value the static page's (possibly thinner) grid does not have is fixed there instead.
+        grid = {c.name: c for c in reading.controls(self.name, fixed, static=True)}
+        for k, v in current.items():
+            if k in fixed:
+                continue
+            try:
+                grid[k].index(v)
+            except (KeyError, ValueError):
+                fixed[k] = v
         initial = {k: v for k, v in current.items() if k not in fixed}
         return static_explorer(self.name, initial=initial, **fixed)
 
@@ -109,7 +123,7 @@ class Explorer:
         return bundle
 
 
-def _control_widget(control: static.Control, value):
+def _control_widget(control: reading.Control, value):
     options = list(zip(control.labels, control.values))
     layout = w.Layout(width="auto")
     style = {"description_width": "initial"}
@@ -117,8 +131,22 @@ def _control_widget(control: static.Control, value):
         cls = w.ToggleButtons if len(options) <= 3 else w.Dropdown
         return cls(options=options, value=value, description=control.name, tooltip=control.doc,
                    style=style, layout=layout)
+    # The slider's own readout has a fixed width that cuts "1.000 (224 px)" short and lets it run
+    # into the next control; _with_readout shows the value in a label sized to its text instead.
     return w.SelectionSlider(options=options, value=value, description=control.name,
-                             continuous_update=True, style=style, layout=w.Layout(width="22em"))
+                             continuous_update=True, readout=False, style=style,
+                             layout=w.Layout(width="16em"))
+
+
+def _with_readout(widget):
+    """A slider followed by a label that shows its current value (other controls as they are)."""
+    if not isinstance(widget, w.SelectionSlider):
+        return widget
+    readout = w.Label(widget.label, layout=w.Layout(flex="0 0 auto", min_width="8.5em",
+                                                    margin="0 1.2em 0 0.4em"))
+    readout.add_class("mcnn-readout")
+    w.dlink((widget, "label"), (readout, "value"))
+    return w.HBox([widget, readout], layout=w.Layout(align_items="center", width="auto"))
 
 
 def explorer(name: str, initial: dict | None = None, **fixed) -> Explorer:
@@ -133,83 +161,84 @@ def explorer(name: str, initial: dict | None = None, **fixed) -> Explorer:
 
 # ---- comparing architectures ------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Published:
-    """A network's cost as its paper (or the stated source) reports it."""
+def published_points(names=None) -> list:
+    """``[(architecture, Figure), ...]``: every published figure that has both MACs and params.
 
-    name: str
-    label: str
-    metaparams: tuple
-    macs: float
-    params: float
-    source: str
-
-
-# Published figures, each with its source. "MACs" are multiply-accumulates (the papers' "Mult-Adds"
-# and ShuffleNet's "FLOPs"); "params" as the source counts them, which for MobileNet v1 is kernel
-# weights only (see the book's introduction on counting conventions).
-PUBLISHED = (
-    Published("mobilenet_v1", "MobileNet v1 1.0-224", (("alpha", 1.0), ("rho", 1.0)), 569e6, 4.2e6,
-              "Howard et al. 2017, Table 8: 569M Mult-Adds, 4.2M parameters"),
-    Published("mobilenet_v2", "MobileNet v2 1.0-224", (("alpha", 1.0), ("rho", 1.0)), 300e6, 3.4e6,
-              "Sandler et al. 2018, Table 4: 300M MAdds, 3.4M parameters"),
-    Published("squeezenet", "SqueezeNet 1.0", (("version", "1.0"),), 819e6, 1.248424e6,
-              "Iandola et al. 2016, Table 1: 1,248,424 parameters; the paper gives no MACs, "
-              "819M is torchvision's count for its SqueezeNet 1.0 (ceil-mode pooling, hence more "
-              "than our floor-mode count)"),
-    Published("shufflenet_v1", "ShuffleNet 1x (g=3)", (("groups", 3), ("scale", 1.0)), 137e6, 1.9e6,
-              "Zhang et al. 2018, Table 1: 137 MFLOPs (multiply-adds; 140 in Table 2); the paper "
-              "gives no parameter count, about 1.9M is what reimplementations report"),
-)
-
-# (parameters, MACs) axis limits in millions: they hold every point of every slider grid.
-PLOT_LIMITS = ((0.1, 20.0), (0.3, 2000.0))
-
-COLORS = {"mobilenet_v1": "#1f77b4", "mobilenet_v2": "#ff7f0e", "squeezenet": "#2ca02c",
-          "shufflenet_v1": "#d62728"}
+    The figures come from the architecture modules (``Architecture.published``); those that
+    give only one of the two counts cannot be placed on the plot and are left out.
+    """
+    names = architectures.ARCHITECTURES if names is None else names
+    return [(name, fig) for name in names for fig in architectures.get(name).published
+            if fig.macs is not None and fig.params is not None]
 
 
-def comparison_figure(readings=None, published=PUBLISHED):
+@functools.lru_cache(maxsize=4)
+def plot_limits(names: tuple | None = None) -> tuple:
+    """``((params low, high), (MACs low, high))`` in millions for the comparison plot.
+
+    Computed from the data: every point of every architecture's static slider grid and every
+    published figure, widened by a fifth of a decade on each side, so that points move when a
+    slider does and the axes stay.
+    """
+    names = tuple(architectures.ARCHITECTURES) if names is None else names
+    params, macs = [], []
+    for name in names:
+        lo_p, hi_p, lo_m, hi_m = static.grid_extent(name)
+        params += [lo_p / 1e6, hi_p / 1e6]
+        macs += [lo_m / 1e6, hi_m / 1e6]
+    for _, fig in published_points(names):
+        params.append(fig.params)
+        macs.append(fig.macs)
+    pad = 10 ** 0.2
+    return (min(params) / pad, max(params) * pad), (min(macs) / pad, max(macs) * pad)
+
+
+def comparison_figure(readings=None, published=None):
     """MACs against parameters for the given readings (default: every architecture at defaults).
 
-    ``readings`` are :class:`~mobilecnn.static.Reading` objects (invalid ones are left out).
-    Filled dots: this library's counts; open markers: the published figures. Log-log axes, since
-    thinning moves networks by factors. Returns a matplotlib ``Figure`` (no pyplot state).
+    ``readings`` are :class:`~mobilecnn.reading.Reading` objects (invalid ones are left out).
+    ``published`` is a list of ``(architecture, Figure)`` (default: :func:`published_points`).
+    Filled dots: this library's counts; open squares: the published figures, in the
+    architecture's colour. Log-log axes, since thinning moves networks by factors. Returns a
+    matplotlib ``Figure`` (no pyplot state).
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     if readings is None:
-        readings = [static.read(n, {}) for n in architectures.ARCHITECTURES]
+        readings = [reading.read(n, {}) for n in architectures.ARCHITECTURES]
+    if published is None:
+        published = published_points()
     fig = Figure(figsize=(6.4, 5.0), layout="constrained")
     ax = fig.add_subplot()
-    for ref in published:
-        ax.scatter(ref.params / 1e6, ref.macs / 1e6, s=90, facecolors="none", linewidths=1.5,
-                   edgecolors=COLORS.get(ref.name, "gray"), marker="s")
-        ax.annotate(ref.label, (ref.params / 1e6, ref.macs / 1e6), fontsize=7,
-                    xytext=(7, -11), textcoords="offset points", color="dimgray")
+    for name, ref in published:
+        ax.scatter(ref.params, ref.macs, s=70, facecolors="none", linewidths=1.2,
+                   edgecolors=architectures.get(name).color, marker="s")
+    (x_lo, x_hi), (y_lo, y_hi) = plot_limits()
     for r in readings:
         if r.profile is None:
             continue
-        settings = ", ".join(f"{k}={static.value_label(k, v)}" for k, v in r.settings
-                             if k not in static.STATIC_DEFAULTS)
-        ax.scatter(r.profile.params / 1e6, r.profile.macs / 1e6, s=45, zorder=3,
-                   color=COLORS.get(r.name, "black"),
-                   label=(f"{r.name} ({settings}): {r.profile.params / 1e6:.2f}M params, "
-                          f"{r.profile.macs / 1e6:.1f}M MACs"))
+        settings = ", ".join(f"{k}={reading.value_label(r.name, k, v)}" for k, v in r.settings
+                             if k not in reading.STATIC_DEFAULTS)
+        x, y = r.profile.params / 1e6, r.profile.macs / 1e6
+        x_lo, x_hi, y_lo, y_hi = min(x_lo, x / 1.2), max(x_hi, x * 1.2), \
+            min(y_lo, y / 1.2), max(y_hi, y * 1.2)
+        ax.scatter(x, y, s=45, zorder=3, color=architectures.get(r.name).color,
+                   label=(f"{r.name} ({settings}): {x:.2f}M params, {y:.1f}M MACs"))
     ax.set_xscale("log")
     ax.set_yscale("log")
-    # Fixed limits that hold every setting of every slider grid, so that points move, not axes.
-    ax.set_xlim(*PLOT_LIMITS[0])
-    ax.set_ylim(*PLOT_LIMITS[1])
+    # Limits that hold every point of every slider grid and every published figure (and, if the
+    # live explorer's finer grid goes further, the current points), so that points move, not axes.
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(plain)
         axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("parameters (millions, Keras count)")
     ax.set_ylabel("MACs per image (millions)")
-    ax.set_title("This library's counts at the current settings (dots) and the papers' figures "
-                 "(squares)", fontsize=8)
+    ax.set_title("This library's counts at the current settings (dots) and the published "
+                 "figures (squares)", fontsize=8)
     ax.grid(True, which="both", alpha=0.25)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=7, frameon=False)
@@ -263,8 +292,9 @@ def compare(*entries) -> Comparison:
     """Architectures side by side, each with its own controls, and MACs plotted against params.
 
     ``entries`` are names or ``(name, {metaparameter: value})`` pairs (where the controls start);
-    with none, every architecture at its defaults. The plot marks the papers' published points
-    (:data:`PUBLISHED`) next to this library's counts for the current settings.
+    with none, every architecture at its defaults. The plot marks the published figures of every
+    architecture module (:func:`published_points`) next to this library's counts for the current
+    settings.
     """
     if not entries:
         entries = tuple(architectures.ARCHITECTURES)

@@ -1,8 +1,9 @@
 """The registry of architectures: name -> description, metaparameters, facts and their checks.
 
 Every module of this package that defines ``ARCHITECTURE`` (an
-:class:`~mobilecnn.architectures.common.Architecture`) is an architecture of the book: adding one
-is adding one file. The registry, the explorers, the plots and the tests read it from here.
+:class:`~mobilecnn.architectures.common.Architecture`), or a tuple ``ARCHITECTURES`` of them, is
+an architecture of the book: adding one is adding one file. The registry, the explorers, the
+plots and the tests read it from here.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ def _discover() -> dict:
     found = []
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
-        arch = getattr(module, "ARCHITECTURE", None)
-        if isinstance(arch, Architecture):
-            found.append(arch)
+        # one ARCHITECTURE per module, or several as a tuple ARCHITECTURES (MobileNet v3's two)
+        archs = getattr(module, "ARCHITECTURES", ()) + (getattr(module, "ARCHITECTURE", None),)
+        found.extend(a for a in archs if isinstance(a, Architecture))
     found.sort(key=lambda a: (a.order, a.name))
     return {a.name: a for a in found}
 

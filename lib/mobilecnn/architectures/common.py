@@ -21,7 +21,9 @@ class Row:
     width; ``repeats`` how many blocks the row stands for; ``stride`` the stride of the first of
     them (the rest have stride 1). ``expansion`` and ``groups`` are used by the block kinds that
     have them (MobileNet v2's inverted block, ShuffleNet's unit). ``squeeze`` is SqueezeNet's
-    squeeze width (its expand layers are ``channels / 2`` wide each).
+    squeeze width (its expand layers are ``channels / 2`` wide each). MobileNet v3's tables add
+    ``kernel`` (the depthwise kernel), ``exp`` (the expansion *size*, a width, not a factor),
+    ``se`` (squeeze-and-excite) and ``nl`` (the nonlinearity, ``"RE"`` or ``"HS"``).
     """
 
     kind: str
@@ -31,6 +33,10 @@ class Row:
     expansion: int = 1
     groups: int = 1
     squeeze: int = 0
+    kernel: int = 0
+    exp: int = 0
+    se: bool = False
+    nl: str = ""
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -50,8 +56,7 @@ def conv_bn(net: Net, x: str, filters: int, kernel: int = 1, stride: int = 1, gr
             act: str | None = "relu6", *, name: str) -> str:
     """Convolution without bias, batch normalization, then an optional ReLU or ReLU6.
 
-    The seed code put a bias in front of batch normalization; batch norm subtracts the mean right
-    after, so such a bias is dead weight (and makes parameter counts disagree with the papers').
+    No bias: batch normalization subtracts the mean right after, so a bias would be dead weight.
     """
     x = net.conv(x, filters, kernel, stride, groups, name=name)
     x = net.bn(x)
@@ -119,6 +124,8 @@ class Metaparameter:
 
 
 def _same_choice(value, choice) -> bool:
+    if isinstance(choice, bool) or isinstance(value, bool):
+        return value is choice
     if isinstance(choice, str) or isinstance(value, str):
         return value == choice
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
