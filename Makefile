@@ -1,12 +1,13 @@
 # Two entry points, each installing what it needs into .venv:
 #   make book   - build the book (executing every chapter in full mode) into _build/html
 #   make test   - run the whole test suite (unit tests, notebooks in smoke mode, browser test)
+#   make serve  - serve the built book on http://127.0.0.1:$(PORT)/ (after make book)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test install browser clean
+.PHONY: book test install browser serve clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,12 @@ book: $(STAMP)
 
 test: $(STAMP) browser
 	TF_CPP_MIN_LOG_LEVEL=2 MOBILECNN_SMOKE=1 MOBILECNN_THREADS=1 $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests --nbmake chapters
+
+PORT ?= 8000
+serve:
+	@test -f _build/html/index.html || { echo "no built book in _build/html: run make book first"; exit 1; }
+	@echo "serving the book on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 clean:
 	rm -rf _build

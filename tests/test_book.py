@@ -105,3 +105,21 @@ def test_citations_use_one_prefix_per_page():
         for key in keys:
             assert key.startswith(prefix), f"{name} cites {key} without its prefix {prefix}"
             assert "{" + key[len(prefix):] + "," in bib, f"{name} cites unknown key {key}"
+
+
+def test_chapter_and_exercise_numbers_come_from_references():
+    """Chapters are numbered by _toc.yml and every page refers to them, their sections and
+    exercises by label ({numref}, {ref}), so the strict build catches a dangling reference and a
+    new chapter renumbers the book. Typed numbers ("chapter 4", "Exercise 9.1") are not allowed,
+    nor "the next chapter" (it changes when chapters are added)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    assert toc["defaults"]["numbered"] is True
+    # The book's own numbers; "Figure 1" or "Section 5" of a paper are the paper's.
+    typed = re.compile(r"\b(?:chapter|exercise)s? \d", re.I)
+    for name, text in pages().items():
+        prose = re.sub(r"\{(?:numref|ref|doc)\}`[^`]*`", "", text)
+        assert not typed.findall(prose), f"{name} types a number: {typed.findall(prose)}"
+        assert not re.search(r"\b(?:next|previous) chapter\b", prose), name
+        for label in re.findall(r"\{numref\}`(?:[^`<]*<)?([\w-]+)>?`", text):
+            defined = any(f"({label})=" in t or f":label: {label}" in t for t in pages().values())
+            assert defined, f"{name} refers to {label}, which no page defines"

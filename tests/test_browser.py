@@ -137,6 +137,7 @@ def test_explorer_page_in_chromium(page, tmp_path):
     every_slider_shows_the_exact_profile(page)
     invalid_setting_then_valid_again_and_keyboard(page)
     a_stage_opens_to_its_blocks(page, tmp_path)
+    fits_a_phone(page)
     assert not page.refused, f"the page tried to load {page.refused}"
     assert [e for e in page.errors if not any(t in e for t in THEME_ERRORS)] == []
 
@@ -195,3 +196,59 @@ def a_stage_opens_to_its_blocks(page, tmp_path):
     shot = pathlib.Path(os.environ.get("MOBILECNN_SCREENSHOT") or tmp_path / "explorer.png")
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
+
+
+# What runs off the right edge of the window: the page itself (a horizontal scrollbar), any
+# table that is not inside a box of its own that scrolls and itself fits the window, and any part
+# of an explorer other than its table (the table scrolls inside its box).
+OVERFLOW = """() => {
+    const width = document.documentElement.clientWidth;
+    const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+    const tables = Array.from(document.querySelectorAll('.bd-article table')).map(table => {
+        let box = table.parentElement;
+        while (box && box !== document.body && !scrolls(box)) box = box.parentElement;
+        box = box && box !== document.body ? box : null;
+        const edge = (box || table).getBoundingClientRect().right;
+        // An explorer's table scrolls inside the explorer's own frame, not the page's output box.
+        const explorer = table.closest('.mobilecnn-explorer');
+        const owned = !explorer || (box !== null && explorer.contains(box));
+        return {table: (table.className || table.parentElement.className) + '',
+                scrollBox: box && owned ? box.className + '' : null, right: Math.round(edge)}; });
+    // An explorer's box, controls and summary must be whole in the window, not scrolled to.
+    const explorers = Array.from(document.querySelectorAll('.mobilecnn-explorer')).flatMap(
+        root => [root, ...root.querySelectorAll('.mcnn-control, .mcnn-out, .mcnn-tablebox')])
+        .filter(el => el.getBoundingClientRect().right > width + 1)
+        .map(el => el.className + ' ' + (el.closest('.mobilecnn-explorer')
+                                         .getAttribute('data-architecture')));
+    return {width, scrollWidth: document.documentElement.scrollWidth,
+            tables: tables.filter(t => t.scrollBox === null || t.right > width + 1),
+            explorers, count: tables.length}; }"""
+
+
+def fits_a_phone(page):
+    """At 500 px nothing runs off the right edge; tables scroll inside their box.
+
+    The page is opened afresh in a 500-px window (as a phone would), not resized, so that the
+    theme's side panels are where they start on a narrow screen, not sliding away."""
+    phone = page.context.new_page()
+    phone.set_viewport_size({"width": 500, "height": 900})
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            page.refused.append(r.request.url)
+            r.abort()
+
+    phone.route("**/*", route)
+    phone.on("pageerror", lambda err: page.errors.append(str(err)))
+    try:
+        phone.goto(page.url)
+        box = phone.locator('.mobilecnn-explorer[data-architecture="mobilenet_v1"]')
+        box.locator('tr[data-stage="group_3"] button').click()   # a stage opened to its blocks
+        found = phone.evaluate(OVERFLOW)
+        assert found["count"] >= phone.locator(".mobilecnn-explorer").count() > 0
+        assert found["scrollWidth"] <= found["width"], found
+        assert found["tables"] == [] and found["explorers"] == [], found
+    finally:
+        phone.close()

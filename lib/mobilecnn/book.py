@@ -1,6 +1,6 @@
 """Small helpers the chapters share: run mode, seeds, threads, showing library source.
 
-Nothing here imports TensorFlow or PyTorch at import time.
+Nothing here imports TensorFlow or PyTorch at import time; :func:`setup` does, on purpose.
 """
 
 from __future__ import annotations
@@ -20,11 +20,18 @@ def smoke() -> bool:
     return os.environ.get(SMOKE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def setup(seed: int = 0, threads: int | None = None) -> None:
-    """Quiet logs, fix seeds, and cap thread pools. Call once at the top of a chapter.
+def setup(seed: int = 0, threads: int | None = None, tensorflow: bool = True) -> None:
+    """Quiet logs, fix seeds, cap thread pools, import TensorFlow. Call first in every chapter.
 
     ``threads`` defaults to ``MOBILECNN_THREADS`` or all cores; tests running notebooks in
     parallel set it to 1 so that two kernels do not fight over two cores.
+
+    TensorFlow (when installed) is imported here, after the thread variables are set and through
+    :func:`mobilecnn.tf_import.import_tensorflow`, so that its oneDNN start-up notice never
+    becomes a stderr output of a later cell (which would fail the strict build), whichever cell
+    or library function uses TensorFlow first. Chapters keep the default; a script that never
+    touches TensorFlow (a PyTorch-only worker, say) may pass ``tensorflow=False`` to save the
+    import's few seconds and its memory.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
@@ -36,16 +43,19 @@ def setup(seed: int = 0, threads: int | None = None) -> None:
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
             os.environ[var] = str(threads)
     random.seed(seed)
+    import importlib.util
+
     import numpy as np
 
     np.random.seed(seed)
-    if threads:
-        import importlib.util
+    if threads and importlib.util.find_spec("torch") is not None:
+        import torch
 
-        if importlib.util.find_spec("torch") is not None:
-            import torch
+        torch.set_num_threads(threads)
+    if tensorflow and importlib.util.find_spec("tensorflow") is not None:
+        from .tf_import import import_tensorflow
 
-            torch.set_num_threads(threads)
+        import_tensorflow()
 
 
 def source(*objects) -> str:
