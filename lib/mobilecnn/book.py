@@ -1,11 +1,10 @@
-"""Small helpers the chapters share: run mode, seeds, threads, showing library source.
+"""Small helpers the chapters share: run mode, seeds, threads.
 
 Nothing here imports TensorFlow or PyTorch at import time; :func:`setup` does, on purpose.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import random
 
@@ -56,15 +55,3 @@ def setup(seed: int = 0, threads: int | None = None, tensorflow: bool = True) ->
         from .tf_import import import_tensorflow
 
         import_tensorflow()
-
-
-def source(*objects) -> str:
-    """The source code of library functions or classes, as one string."""
-    return "\n\n".join(inspect.getsource(o).rstrip() for o in objects)
-
-
-def show_source(*objects, language: str = "python"):
-    """Display library source in a notebook as a highlighted code block (never a private copy)."""
-    from IPython.display import Markdown
-
-    return Markdown(f"```{language}\n{source(*objects)}\n```")

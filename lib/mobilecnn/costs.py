@@ -14,14 +14,14 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from .graph import Net, Node
+from .graph import Net, Node, pair
 from .ops import OPS
 
 LAYER_KINDS = ("standard", "depthwise", "pointwise", "group", "separable", "dense")
 BYTES_PER_FLOAT32 = 4
 
 
-def single_layer(kind: str, input_shape: tuple, filters: int | None = None, kernel: int = 3,
+def single_layer(kind: str, input_shape: tuple, filters: int | None = None, kernel=3,
                  stride: int = 1, groups: int = 1) -> Net:
     """A network of one layer (two for ``"separable"``) on an input of ``input_shape``.
 
@@ -51,9 +51,10 @@ def single_layer(kind: str, input_shape: tuple, filters: int | None = None, kern
             raise ValueError(f"input_shape must be (features,) for a dense layer, got {input_shape}")
     elif len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
-    if kernel < 1 or stride < 1 or groups < 1:
-        raise ValueError(f"kernel, stride and groups must be at least 1, got kernel={kernel}, "
-                         f"stride={stride}, groups={groups}")
+    kernel = pair(kernel)     # a whole number k means k x k; (h, w) is allowed too
+    if stride < 1 or groups < 1:
+        raise ValueError(f"stride and groups must be at least 1, got stride={stride}, "
+                         f"groups={groups}")
     net = Net(tuple(input_shape))
     if kind == "standard":
         net.conv("input", filters, kernel, stride, name="standard")
