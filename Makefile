@@ -23,7 +23,11 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser test"; fi; }
 
+# Chapters run first in parallel (one kernel per core, one thread each) into the execution cache;
+# the build then renders them. A chapter that fails there runs again inside the build, which
+# shows its traceback and fails.
 book: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python tools/execute_notebooks.py || echo "a chapter failed; the build runs it again and shows why"
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP) browser

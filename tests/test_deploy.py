@@ -279,3 +279,88 @@ def test_stripping_names_keeps_the_model(files, data, mode):
     full, small = deploy.TFLiteClassifier(files[mode]), deploy.TFLiteClassifier(stripped)
     assert np.array_equal(full.predict(x_test[:16]), small.predict(x_test[:16]))
     assert all(t.name == "" for t in small.tensors())
+
+
+# ---- the TF Lite cache ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def run_result(tmp_path_factory):
+    """A tiny trained run (a TrainResult, with its cache key), and a private cache folder."""
+    from mobilecnn import train
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOBILECNN_CACHE", str(tmp_path_factory.mktemp("cache")))
+        result = train.fit("mobilenet_v1", "keras", image_size=IMAGE_SIZE, alpha=0.25,
+                           epochs=1, subset=64, seed=SEED, verbose=False)
+    return result
+
+
+@pytest.fixture
+def conversions(monkeypatch, tmp_path):
+    """The modes the converter is asked for, in order (a cache hit asks for none)."""
+    monkeypatch.setenv("MOBILECNN_CACHE", str(tmp_path / "cache"))
+    calls = []
+    real = deploy._converter
+
+    def counting(tf, saved_model, mode, representative_data):
+        calls.append(mode)
+        return real(tf, saved_model, mode, representative_data)
+
+    monkeypatch.setattr(deploy, "_converter", counting)
+    return calls
+
+
+def cached_files(tmp_path):
+    folder = tmp_path / "cache" / "tflite"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.mark.slow
+def test_tflite_cache_converts_once_per_model_and_mode(run_result, conversions, data, tmp_path):
+    representative = data[0][:50]
+    first = deploy.convert_all(run_result, ("float32", "int8"), representative)
+    assert conversions == ["float32", "int8"]
+    names = cached_files(tmp_path)
+    assert len(names) == 2 and all(run_result.key in n for n in names)
+    assert [n for n in names if "_int8_" in n] and [n for n in names if "_float32_" in n]
+    # Later calls, from convert or convert_all and in any order of modes, read the files.
+    again = deploy.convert_all(run_result, ("int8", "float32"), representative)
+    assert again == first and list(again) == ["int8", "float32"]
+    assert deploy.convert(run_result, "float32") == first["float32"]
+    assert conversions == ["float32", "int8"]
+    # Only the missing mode is converted when some are cached.
+    both = deploy.convert_all(run_result, ("float32", "float16"))
+    assert both["float32"] == first["float32"] and conversions[2:] == ["float16"]
+    # What it read is what a fresh conversion gives.
+    fresh = deploy.convert(run_result, "int8", representative, cache=False)
+    assert conversions[3:] == ["int8"]
+    assert deploy.TFLiteClassifier(fresh).predict(data[2][:20]).tolist() == \
+        deploy.TFLiteClassifier(first["int8"]).predict(data[2][:20]).tolist()
+    assert len(cached_files(tmp_path)) == 3
+
+
+@pytest.mark.slow
+def test_tflite_cache_keys_on_what_decides_the_file(run_result, conversions, data, tmp_path):
+    representative = data[0][:50]
+    deploy.convert(run_result, "int8", representative)
+    deploy.convert(run_result, "int8", data[0][50:100])          # other calibration images
+    deploy.convert(run_result, "int8", representative, strip=True)
+    assert conversions == ["int8", "int8", "int8"] and len(cached_files(tmp_path)) == 3
+    # A model trained further after fit_or_load is another model (the weights are hashed).
+    kernel = next(w for w in run_result.model.weights if "kernel" in w.path)
+    original = np.asarray(kernel)
+    try:
+        kernel.assign(original * 1.5)
+        deploy.convert(run_result, "int8", representative)
+        assert conversions == ["int8"] * 4
+    finally:
+        kernel.assign(original)
+    deploy.convert(run_result, "int8", representative)             # the original again: a hit
+    assert conversions == ["int8"] * 4
+
+
+def test_tflite_cache_needs_a_trained_run(trained, conversions, tmp_path):
+    """A bare Keras model has no training run to key on: converted every time, nothing stored."""
+    deploy.convert(trained, "float32")
+    deploy.convert(trained, "float32")
+    assert conversions == ["float32", "float32"] and cached_files(tmp_path) == []

@@ -7,6 +7,8 @@ runs and are marked slow.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -181,6 +183,62 @@ def test_fit_or_load_hits_the_cache(tmp_path, monkeypatch):
     smoke = train.fit_or_load("mobilenet_v1", "torch", **args)
     assert smoke.smoke and not smoke.cached
     assert len(list(train.cache_dir().glob("*.json"))) == 3
+
+
+def _key(**kw):
+    args = dict(name="mobilenet_v1", framework="torch", dataset=None, image_size=32, epochs=None,
+                seed=0, subset=None, recipe=None, metaparams={"alpha": 0.5})
+    for k in list(kw):
+        if k in args:
+            args[k] = kw.pop(k)
+    args["metaparams"] = {**args["metaparams"], **kw}
+    return train._resolve(**args).key()
+
+
+def test_cache_key_names_one_model_per_setting():
+    """Two chapters asking for the same model in other words share it; anything that changes
+    the weights is another model."""
+    base = _key()
+    r = train.RECIPE
+    for same in (dict(epochs=r.epochs), dict(dataset="digits"), dict(num_classes=10),
+                 dict(alpha=1 / 2), dict(dropout=0.001), dict(recipe=r),
+                 dict(recipe=dataclasses.replace(r, smoke_epochs=3, smoke_subset=99)),
+                 dict(recipe=dataclasses.replace(r, epochs=r.epochs + 1), epochs=r.epochs)):
+        assert _key(**same) == base, same
+    others = [_key(**other) for other in (
+        dict(framework="keras"), dict(seed=1), dict(epochs=r.epochs + 1), dict(subset=500),
+        dict(image_size=40), dict(alpha=0.75), dict(dropout=0.2), dict(num_classes=5),
+        dict(recipe=dataclasses.replace(r, learning_rate=5e-3)),
+        dict(recipe=dataclasses.replace(r, batch_size=32)))]
+    assert len({base, *others}) == len(others) + 1
+
+
+def test_cache_is_shared_across_spellings(monkeypatch):
+    recipe = dataclasses.replace(train.RECIPE, epochs=1)
+    first = train.fit_or_load("mobilenet_v1", "torch", image_size=32, alpha=0.25, subset=64,
+                              recipe=recipe, verbose=False)
+    # Another chapter: the epochs, dataset and class count spelled out, another smoke setting.
+    other = dataclasses.replace(recipe, smoke_epochs=2)
+    again = train.fit_or_load("mobilenet_v1", framework="torch", dataset="digits", image_size=32,
+                              epochs=1, subset=64, recipe=other, alpha=0.25, num_classes=10,
+                              verbose=False)
+    assert not first.cached and again.cached and again.key == first.key
+    assert again.history == first.history
+    # fit gives its result the same key (the TF Lite cache starts from it).
+    assert first.key == _key(alpha=0.25, subset=64, recipe=recipe)
+    # No temporary file is left next to the model and its record.
+    assert sorted(p.suffix for p in train.cache_dir().iterdir()) == [".json", ".pt"]
+
+
+def test_torch_model_comes_back_contiguous():
+    """fit trains channels-last; the module it returns is in PyTorch's ordinary layout."""
+    import torch
+
+    result = _fit("torch", epochs=1, subset=64)
+    kernels = [p for p in result.model.parameters() if p.dim() == 4]
+    assert kernels and all(p.is_contiguous() for p in kernels)
+    assert not result.model.training
+    assert not torch.are_deterministic_algorithms_enabled()   # fit leaves the global flag alone
 
 
 def test_cache_dir_default(monkeypatch, root):

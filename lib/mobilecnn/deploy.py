@@ -21,8 +21,10 @@ never needs TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -89,7 +91,8 @@ def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
 
 # ---- conversion ---------------------------------------------------------------------------------
 
-def convert(model, mode: str, representative_data=None, strip: bool = False) -> bytes:
+def convert(model, mode: str, representative_data=None, strip: bool = False, *,
+            cache: bool = True) -> bytes:
     """The ``.tflite`` flatbuffer of a Keras ``model`` in ``mode`` (one of :data:`MODES`).
 
     ``representative_data`` (an array of model inputs, float images ``(N, H, W, C)``) is required
@@ -107,20 +110,85 @@ def convert(model, mode: str, representative_data=None, strip: bool = False) -> 
     (``flatbuffer_utils.strip_strings``), as builds for microcontrollers do: the interpreter
     needs none of them to run the model (:class:`TFLiteClassifier` addresses tensors by index),
     but :meth:`TFLiteClassifier.tensors` then shows no names.
+
+    Given a :class:`mobilecnn.train.TrainResult` (what ``train.fit_or_load`` returns) rather
+    than its bare ``.model``, the file is kept in a cache next to the trained models and later
+    calls read it instead of converting again (see :func:`tflite_cache_path`); ``cache=False``
+    converts anyway and stores nothing.
     """
-    return convert_all(model, (mode,), representative_data, strip)[mode]
+    return convert_all(model, (mode,), representative_data, strip, cache=cache)[mode]
 
 
-def convert_all(model, modes=MODES, representative_data=None, strip: bool = False) -> dict:
-    """``{mode: .tflite bytes}`` for each of ``modes``, exporting ``model`` only once."""
+def convert_all(model, modes=MODES, representative_data=None, strip: bool = False, *,
+                cache: bool = True) -> dict:
+    """``{mode: .tflite bytes}`` for each of ``modes``, exporting ``model`` only once.
+
+    For a :class:`mobilecnn.train.TrainResult`, modes already in the cache are read from it
+    (:func:`tflite_cache_path`), the others converted (one export for all of them) and stored.
+    """
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     for mode in modes:
         _check_mode(mode)
+    key = _run_key(model) if cache else None
     model = _keras_model(model)
     if "int8" in modes:
         representative_data = _check_representative(representative_data, model)
+    paths = {mode: tflite_cache_path(key, model, mode, representative_data, strip)
+             for mode in modes} if key else {}
+    files = {mode: path.read_bytes() for mode, path in paths.items() if path.is_file()}
+    missing = tuple(mode for mode in modes if mode not in files)
+    if missing:
+        from .train import write_atomically
+
+        files.update(_convert_all(model, missing, representative_data, strip))
+        for mode in missing:
+            if mode in paths:
+                write_atomically(paths[mode], files[mode])
+    return {mode: files[mode] for mode in modes}
+
+
+def _run_key(model) -> str | None:
+    """The training run's cache key of a :class:`mobilecnn.train.TrainResult`, else None."""
+    from .train import TrainResult
+
+    return model.key if isinstance(model, TrainResult) else None
+
+
+def tflite_cache_path(key: str, model, mode: str, representative_data=None,
+                      strip: bool = False) -> Path:
+    """Where :func:`convert_all` keeps the ``mode`` file of a trained model whose training run
+    has cache key ``key`` (``TrainResult.key``): ``<cache_dir>/tflite/<name>_<key>_<mode>_<hash>
+    .tflite`` in :func:`mobilecnn.train.cache_dir`, so the deployment chapter and any later
+    chapter that converts the same model in the same mode share one file.
+
+    ``hash`` covers what else decides the bytes: the model's weights as they are now (a model
+    trained further after ``fit_or_load`` is another model), the representative data for
+    ``"int8"`` (other images calibrate other ranges), ``strip``, and the TensorFlow version (its
+    converter writes the file).
+    """
+    from .train import cache_dir
+
+    tf = sys.modules.get("tensorflow")
+    digest = hashlib.sha256(f"{mode} strip={bool(strip)} tf={getattr(tf, '__version__', '')}"
+                            .encode())
+    for weight in model.weights:
+        value = np.ascontiguousarray(np.asarray(weight))
+        digest.update(f"{weight.path} {value.dtype} {value.shape}".encode())
+        digest.update(value.tobytes())
+    if mode == "int8":
+        data = np.ascontiguousarray(representative_data, dtype=np.float32)
+        digest.update(f"representative {data.shape}".encode())
+        digest.update(data.tobytes())
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", model.name)
+    return cache_dir() / "tflite" / f"{name}_{key}_{mode}_{digest.hexdigest()[:12]}.tflite"
+
+
+def _convert_all(model, modes: tuple, representative_data, strip: bool) -> dict:
+    """Export ``model`` once and convert it in each of ``modes`` (no cache)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from .tf_import import import_tensorflow
+
+    tf = import_tensorflow()
 
     with tempfile.TemporaryDirectory(prefix="mobilecnn_export_") as folder, _quiet(tf):
         model.export(folder, format="tf_saved_model", verbose=False)
@@ -251,7 +319,9 @@ def interpreter_class():
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
+        from .tf_import import import_tensorflow
+
+        tf = import_tensorflow()
 
         Interpreter = tf.lite.Interpreter
     return Interpreter
