@@ -92,12 +92,12 @@ def shown(box) -> dict:
     return box.evaluate("""root => {
         const out = {};
         root.querySelectorAll('.mcnn-out [data-field]').forEach(el => {
-            out[el.getAttribute('data-field')] = el.textContent; });
+            if (!el.closest('[hidden]')) out[el.getAttribute('data-field')] = el.textContent; });
         return out; }""")
 
 
 def table(box) -> list:
-    return box.evaluate("""root => Array.from(root.querySelectorAll('.mcnn-table tbody tr'))
+    return box.evaluate("""root => Array.from(root.querySelectorAll('.mcnn-table:not([hidden]) tbody tr:not([hidden])'))
         .map(tr => [tr.className, tr.cells[0].textContent.replace(/^[\\u25b8\\u25be] /, '')]
             .concat(['params', 'trainable_params', 'macs'].map(
                 k => Number(tr.querySelector('[data-field="' + k + '"]').textContent
@@ -133,8 +133,11 @@ def check(box, name, settings):
 
 
 def test_explorer_page_in_chromium(page, tmp_path):
-    """One test, so that parallel workers (pytest -n) build the page once, not once each."""
-    every_slider_shows_the_exact_profile(page)
+    """One test, so that parallel workers (pytest -n) build the page once, not once each.
+
+    Every slider of every architecture is moved through its grid in test_explorer_page.py; this
+    test reads the explorer chapter as the book publishes it."""
+    first_explorer_shows_the_exact_profile(page)
     invalid_setting_then_valid_again_and_keyboard(page)
     a_stage_opens_to_its_blocks(page, tmp_path)
     fits_a_phone(page)
@@ -142,37 +145,24 @@ def test_explorer_page_in_chromium(page, tmp_path):
     assert [e for e in page.errors if not any(t in e for t in THEME_ERRORS)] == []
 
 
-def every_slider_shows_the_exact_profile(page):
+def first_explorer_shows_the_exact_profile(page):
     names = page.locator(".mobilecnn-explorer").evaluate_all(
         "els => els.map(e => e.getAttribute('data-architecture'))")
-    assert names == mobilecnn.list_architectures()
-    moves = 0
-    for name in names:
-        box = page.locator(f'.mobilecnn-explorer[data-architecture="{name}"]')
-        controls = static.controls(name, static=True)
-        positions = {c.name: c.index(static.defaults(name)[c.name]) for c in controls}
-        check(box, name, {})
-        for control in controls:
-            for position in [*range(len(control.values)), positions[control.name]]:
-                move(box, control, position)
-                positions[control.name] = position
-                check(box, name, {c.name: c.values[positions[c.name]] for c in controls})
-                label = box.locator(f'output[data-value="{control.name}"]').text_content()
-                assert label == control.labels[position]
-                moves += 1
-    assert moves > 60
+    assert set(names) <= set(mobilecnn.list_architectures()) and "mobilenet_v1" in names
+    box = page.locator('.mobilecnn-explorer[data-architecture="mobilenet_v1"]')
+    check(box, "mobilenet_v1", {})
 
 
 def invalid_setting_then_valid_again_and_keyboard(page):
     box = page.locator('.mobilecnn-explorer[data-architecture="squeezenet"]')
     rho = next(c for c in static.controls("squeezenet", static=True) if c.name == "rho")
-    move(box, rho, rho.index(32 / 224))
-    check(box, "squeezenet", {"rho": 32 / 224})
+    move(box, rho, rho.index(32 / 227))
+    check(box, "squeezenet", {"rho": 32 / 227})
     assert "rho must be at least" in shown(box)["error"]
     # The keyboard moves a slider too: one step right from 32 px is 64 px.
     box.locator('[data-param="rho"]').focus()
     page.keyboard.press("ArrowRight")
-    check(box, "squeezenet", {"rho": 64 / 224})
+    check(box, "squeezenet", {"rho": 64 / 227})
     move(box, rho, rho.index(1.0))
     check(box, "squeezenet", {})
 
@@ -182,7 +172,7 @@ def a_stage_opens_to_its_blocks(page, tmp_path):
     controls = static.controls("mobilenet_v1", static=True)
     alpha = controls[0]
     move(box, alpha, alpha.index(0.5))
-    box.locator('tr[data-stage="group_1"] button').click()
+    box.locator('.mcnn-table:not([hidden]) tr[data-stage="group_1"] button').click()
     expected = mobilecnn.profile("mobilenet_v1", alpha=0.5)
     blocks = [(r[1], r[2], r[3], r[4]) for r in table(box) if r[0] == "mcnn-block"]
     assert blocks == [(key, p, t, m) for key, stage, _, p, t, m in static.rollup(expected, "block")
