@@ -16,7 +16,7 @@ import pytest
 
 import mobilecnn
 from mobilecnn.architectures import mobilenet_v3
-from mobilecnn.architectures.common import agrees, make_divisible
+from mobilecnn.architectures.common import make_divisible
 
 keras = pytest.importorskip("keras")
 
@@ -89,17 +89,6 @@ def test_outputs_equal_keras_applications(name, alpha, minimalistic, size):
 # ---- published figures --------------------------------------------------------------------------
 
 FIGURES = [(name, figure) for name in NAMES for figure in mobilecnn.architecture(name).published]
-
-
-@pytest.mark.parametrize("name, figure", FIGURES, ids=[f"{n}:{f.label}" for n, f in FIGURES])
-def test_published_figures_agree(name, figure):
-    p = mobilecnn.profile(name, **dict(figure.settings))
-    if figure.macs is not None:
-        assert agrees(p.macs / 1e6, figure.macs, figure.tolerance), (p.macs, figure)
-    if figure.params is not None:
-        counted = getattr(p, figure.params_counts)
-        assert agrees(counted / 1e6, figure.params, figure.tolerance), (counted, figure)
-    assert (figure.tolerance == 0) == (figure.note == "")
 
 
 def test_torchvision_counts_exactly():

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .ops import OPS, ShapeError, window_output  # noqa: F401  (ShapeError is re-exported)
+from .ops import OPS, ShapeError  # noqa: F401  (ShapeError is re-exported)
 
 Shape = tuple  # (H, W, C) or (C,)
 
