@@ -83,8 +83,13 @@ def describe(name: str, **metaparams) -> Net:
 
 
 def minimum_image_size(name: str, **args) -> int:
-    """The smallest square input that every layer of the architecture can process."""
+    """The smallest square input that every layer of the architecture can process.
+
+    ``args`` are metaparameters (``rho`` excluded); the ones not given take their defaults."""
     arch = get(name)
+    if "rho" in args or "image_size" in args:
+        raise ValueError("minimum_image_size finds the input size: give neither rho nor image_size")
+    args = {k: v for k, v in resolve(name, args)[1].items() if k != "rho"}
     for size in range(arch.min_resolution, arch.base_resolution + 1):
         try:
             arch.describe(Net((size, size, 3)), **args)
