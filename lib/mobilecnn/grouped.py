@@ -1,0 +1,235 @@
+"""Group convolutions and the channel shuffle: what ShuffleNet v1's chapter computes and measures.
+
+* :func:`shuffle_permutation` -- the channel shuffle of Zhang et al. (2018) as an index array:
+  reshape the channels to ``(g, c/g)``, transpose, flatten.
+* :func:`unit` and :func:`unit_macs` -- the three bottleneck units the paper compares (ResNet,
+  ResNeXt, ShuffleNet) as a :class:`~mobilecnn.graph.Net`, and the paper's closed-form cost of
+  each, so that the formulas can be checked against the profiler's counts.
+* :func:`measure_tflite` -- time a :class:`~mobilecnn.graph.Net` under the TF Lite (LiteRT)
+  interpreter, the counterpart of :func:`mobilecnn.costs.measure` for Keras and PyTorch.
+* :func:`unit_steps` and :func:`draw_unit` -- one ShuffleNet unit of a described network as
+  the paper draws it: branch, shortcut (identity or average pool), addition or concatenation.
+* :data:`TABLE_3` -- the paper's Table 3, classification error with and without the shuffle.
+
+Nothing here imports TensorFlow or PyTorch until :func:`measure_tflite` is called.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .costs import Timing
+from .graph import Net
+
+UNIT_KINDS = ("resnet", "resnext", "shufflenet")
+
+#: Table 3 of Zhang et al. (2018): ImageNet top-1 classification error in % of ShuffleNet
+#: without and with the channel shuffle, keyed by (scale, groups).
+TABLE_3 = {
+    (1.0, 3): (34.5, 32.6), (1.0, 8): (37.6, 32.4),
+    (0.5, 3): (45.7, 43.2), (0.5, 8): (48.1, 42.3),
+    (0.25, 3): (56.3, 55.0), (0.25, 8): (56.5, 52.7),
+}
+
+#: Section 4.5 of the paper: on an ARM phone "every 4x theoretical complexity reduction usually
+#: results in ~2.6x actual speedup".
+ARM_SPEEDUP = (4.0, 2.6)
+
+
+def _check_groups(channels: int, groups: int) -> None:
+    for what, v in (("channels", channels), ("groups", groups)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{what} must be a whole number >= 1, got {v!r}")
+    if channels % groups:
+        raise ValueError(f"groups={groups} must divide channels={channels}")
+
+
+def shuffle_permutation(channels: int, groups: int) -> np.ndarray:
+    """``p`` with ``shuffled[k] = x[p[k]]``: which input channel lands at each output position.
+
+    The paper's recipe: a layer with ``g`` groups of ``n`` channels outputs ``g * n`` channels;
+    reshape them to ``(g, n)``, transpose to ``(n, g)``, flatten. Output position ``j * g + i``
+    then holds channel ``i * n + j`` (the ``j``-th channel of group ``i``), so each run of ``g``
+    consecutive outputs takes one channel from every group.
+    """
+    _check_groups(channels, groups)
+    return np.arange(channels).reshape(groups, channels // groups).T.reshape(-1)
+
+
+def unit(kind: str, h: int, w: int, c: int, m: int, groups: int = 1) -> Net:
+    """The convolutions of one stride-1 bottleneck unit on an ``h x w x c`` input.
+
+    ``m`` is the bottleneck width. Batch norm, activations and the shortcut are left out: they
+    cost no multiply-accumulates. The three kinds of the paper's section 3.2:
+
+    * ``"resnet"``: 1x1 conv c -> m, 3x3 conv m -> m, 1x1 conv m -> c;
+    * ``"resnext"``: the same with the 3x3 conv in ``groups`` groups;
+    * ``"shufflenet"``: both 1x1 convs in ``groups`` groups, the 3x3 conv depthwise.
+    """
+    if kind not in UNIT_KINDS:
+        raise ValueError(f"kind={kind!r} is not allowed; kind must be one of "
+                         + ", ".join(repr(k) for k in UNIT_KINDS))
+    for what, v in (("h", h), ("w", w), ("c", c), ("m", m)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{what} must be a whole number >= 1, got {v!r}")
+    g_pointwise = groups if kind == "shufflenet" else 1
+    g_spatial = groups if kind == "resnext" else 1
+    _check_groups(c, g_pointwise)
+    _check_groups(m, groups if kind != "resnet" else 1)
+    net = Net((h, w, c))
+    x = net.conv("input", m, 1, groups=g_pointwise, name="conv1x1_in")
+    if kind == "shufflenet":
+        x = net.depthwise(x, 3, name="depthwise3x3")
+    else:
+        x = net.conv(x, m, 3, groups=g_spatial, name="conv3x3")
+    net.conv(x, c, 1, groups=g_pointwise, name="conv1x1_out")
+    return net
+
+
+def unit_macs(kind: str, h: int, w: int, c: int, m: int, groups: int = 1) -> float:
+    """The paper's cost of a unit: ResNet ``hw(2cm + 9m^2)``, ResNeXt ``hw(2cm + 9m^2/g)``,
+    ShuffleNet ``hw(2cm/g + 9m)`` multiply-accumulates."""
+    if kind not in UNIT_KINDS:
+        raise ValueError(f"kind={kind!r} is not allowed; kind must be one of "
+                         + ", ".join(repr(k) for k in UNIT_KINDS))
+    g = groups
+    return {"resnet": h * w * (2 * c * m + 9 * m * m),
+            "resnext": h * w * (2 * c * m + 9 * m * m / g),
+            "shufflenet": h * w * (2 * c * m / g + 9 * m)}[kind]
+
+
+def measure_tflite(net: Net, batch: int = 1, repeats: int = 20, warmup: int = 3, seed: int = 0,
+                   threads: int = 1) -> Timing:
+    """Time ``repeats`` invocations of ``net`` converted to a float32 ``.tflite`` model.
+
+    The network is built in Keras (:func:`mobilecnn.keras_backend.build`), converted with
+    :func:`mobilecnn.deploy.convert` and run by the LiteRT interpreter with ``threads`` threads
+    (XNNPACK, the default CPU delegate, where it supports the operators). Only ``invoke()`` is
+    timed; the input is set once, as in :func:`mobilecnn.costs.measure`.
+    """
+    if repeats < 1 or warmup < 0 or batch < 1:
+        raise ValueError(f"repeats and batch must be at least 1 and warmup at least 0, got "
+                         f"repeats={repeats}, batch={batch}, warmup={warmup}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
+    from . import deploy
+    from .keras_backend import build
+
+    model_bytes = deploy.convert(build(net, "layer"), "float32")
+    interpreter = deploy.interpreter_class()(model_content=model_bytes, num_threads=threads)
+    index = interpreter.get_input_details()[0]["index"]
+    if batch != 1:
+        interpreter.resize_tensor_input(index, (batch, *net.input_shape))
+    interpreter.allocate_tensors()
+    x = np.random.default_rng(seed).standard_normal((batch, *net.input_shape)).astype("float32")
+    interpreter.set_tensor(index, x)
+    for _ in range(warmup):
+        interpreter.invoke()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        interpreter.invoke()
+        seconds.append(time.perf_counter() - start)
+    return Timing("tflite", tuple(seconds), batch, threads)
+
+
+# ---- the unit as a picture -------------------------------------------------------------------
+
+_AFTER = {"bn": "BN", "relu": "ReLU"}
+
+
+def unit_steps(net: Net, block: str) -> list:
+    """``[(side, text), ...]`` for the layers of ShuffleNet unit ``block`` of ``net``, in order.
+
+    ``side`` is ``"branch"``, ``"shortcut"`` (the stride-2 unit's average pool) or ``"join"``
+    (the addition or concatenation and what follows it). Batch norm and ReLU are written into
+    the text of the layer they follow; a depthwise layer without a ReLU says so.
+    """
+    nodes = [n for n in net if n.block == block]
+    if not nodes:
+        raise ValueError(f"block={block!r} is not a block of this network")
+    steps = []
+    for n in nodes:
+        if n.op in _AFTER:
+            side, text = steps[-1]
+            steps[-1] = (side, text + (", " if "\n" in text else "\n") + _AFTER[n.op])
+            continue
+        g = n.attr("groups", 1)
+        stride = n.attr("stride", 1)
+        s = f", stride {stride}" if stride > 1 else ""
+        c = n.out_shape[-1]
+        if n.op == "conv":
+            kind = f"1\u00d71 GConv, g = {g}" if g > 1 else "1\u00d71 Conv"
+            steps.append(("branch", f"{kind}{s} \u2192 {c} ch"))
+        elif n.op == "channel_shuffle":
+            steps.append(("branch", f"Channel shuffle (g = {n.attr('groups')})"))
+        elif n.op == "depthwise":
+            steps.append(("branch", f"3\u00d73 DWConv{s}"))
+        elif n.op == "avgpool":
+            steps.append(("shortcut", f"3\u00d73 AvgPool{s}"))
+        elif n.op in ("add", "concat"):
+            steps.append(("join", ("Add" if n.op == "add" else "Concat") + f" \u2192 {c} ch"))
+        else:
+            steps.append(("branch", n.op))
+    return [(side, text + (" (no ReLU)" if "DWConv" in text and "ReLU" not in text else ""))
+            for side, text in steps]
+
+
+def draw_unit(net: Net, block: str, ax=None, title: str | None = None, fontsize: float = 9):
+    """Draw ShuffleNet unit ``block`` of ``net`` top to bottom: the branch in the middle, the
+    shortcut (identity or average pool) on the right, joined at the bottom. Returns the axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    steps = unit_steps(net, block)
+    branch = [t for side, t in steps if side == "branch"]
+    shortcut = [t for side, t in steps if side == "shortcut"]
+    join = [t for side, t in steps if side == "join"]
+    first = next(n for n in net if n.block == block)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 0.9 * (len(branch) + 3)))
+    colour = {"DWConv": "#d1e5f0", "GConv": "#f4a582", "Conv": "#fddbc7", "shuffle": "#92c5de",
+              "AvgPool": "#e0e0e0", "Add": "#ffffbf", "Concat": "#ffffbf"}
+
+    def box(x, y, text, width=2.6):
+        fill = next((v for k, v in colour.items() if k in text), "white")
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.32), width, 0.64,
+                                    boxstyle="round,pad=0.02", fc=fill, ec="0.3", zorder=2))
+        ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, zorder=3)
+
+    def arrow(x0, y0, x1, y1):
+        ax.annotate("", (x1, y1), (x0, y0), arrowprops=dict(arrowstyle="->", color="0.3"))
+
+    shape = " \u00d7 ".join(map(str, first.in_shape))
+    y = 0.0
+    box(0, y, f"input {shape}", 2.0)
+    ys = []
+    for text in branch:
+        y -= 1.0
+        arrow(0, y + 0.68, 0, y + 0.32)
+        box(0, y, text)
+        ys.append(y)
+    y_join = y - 1.0
+    arrow(0, y - 0.32, 0, y_join + 0.32)
+    box(0, y_join, join[0] if join else "", 2.0)
+    # the shortcut: from the input, down the right side, into the join
+    x_s = 2.45
+    ax.plot([1.0, x_s, x_s], [0, 0, y_join + 0.9 if shortcut else y_join], color="0.3", lw=1)
+    if shortcut:
+        y_pool = (ys[len(ys) // 2] if ys else y_join + 1)
+        box(x_s, y_pool, shortcut[0], 2.0)
+        ax.plot([x_s, x_s], [y_pool - 0.32, y_join], color="0.3", lw=1)
+    else:
+        ax.text(x_s + 0.08, ys[len(ys) // 2] if ys else -0.5, "identity",
+                rotation=90, va="center", fontsize=fontsize - 1)
+    arrow(x_s, y_join, 1.0, y_join)
+    out = next(n for n in reversed(list(net)) if n.block == block)
+    ax.text(0, y_join - 0.6, "output " + " \u00d7 ".join(map(str, out.out_shape)), ha="center",
+            va="top", fontsize=fontsize)
+    ax.set_xlim(-1.4, 3.6)
+    ax.set_ylim(y_join - 1.0, 0.6)
+    ax.axis("off")
+    ax.set_title(title or block, fontsize=fontsize + 1)
+    return ax
