@@ -27,6 +27,7 @@ networks only max-pool non-negative activations, where zeros and minus infinity 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterator
 
 from .ops import OPS, ShapeError  # noqa: F401  (ShapeError is re-exported)
@@ -53,11 +54,12 @@ class Node:
     stage: str = ""
     block: str = ""
 
+    @cached_property
+    def _attrs(self) -> dict:
+        return dict(self.attrs)
+
     def attr(self, key, default=None):
-        for k, v in self.attrs:
-            if k == key:
-                return v
-        return default
+        return self._attrs.get(key, default)
 
     # ---- costs, read from the op's row -----------------------------------------------------
     @property

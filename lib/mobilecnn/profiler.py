@@ -162,10 +162,16 @@ def live_elements(net) -> dict:
         for x in node.inputs:
             last[buffer[x]] = i
     last[buffer[nodes[-1].name]] = len(nodes) - 1
-    out = {}
+    freed = [0] * (len(nodes) + 1)          # elements released after each step
+    for b, step in last.items():
+        freed[step] += size[b]
+    out, alive = {}, 0
     for i, node in enumerate(nodes):
+        if born.get(node.name) == i:
+            alive += size[node.name]
         if node.op != "input":
-            out[node.name] = sum(size[b] for b in size if born[b] <= i <= last[b])
+            out[node.name] = alive
+        alive -= freed[i]
     return out
 
 
@@ -178,8 +184,9 @@ def _profile(name: str, values: tuple) -> Profile:
     for node in net:
         if node.op == "input":
             continue
+        weights = node.weights
         rows.append(LayerRow(node.name, kind_of(node), node.stage, node.block, node.in_shape,
-                             node.out_shape, node.params, node.weights, node.macs,
+                             node.out_shape, weights + node.buffers, weights, node.macs,
                              live[node.name]))
         kernels += node.kernel_weights
     return Profile(name, values, net.input_shape, net.shape(net.output), tuple(rows), kernels)
