@@ -27,8 +27,6 @@ import argparse
 import fcntl
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,14 +37,10 @@ PARTS = ("last_stage", "quantization", "netadapt")
 
 
 def machine() -> str:
-    """What ``lscpu`` says about the CPU (model name and CPU count), or the platform's guess."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    model = fields.get("Model name", platform.machine()).strip()
-    return f"{model}, {fields.get('CPU(s)', os.cpu_count()).strip()} CPUs ({platform.machine()})"
+    """What ``lscpu`` says about the CPU (model name and CPU count): one line for the results."""
+    from mobilecnn import book
+
+    return book.machine()["text"]
 
 
 def last_stage(tiny: bool, runs: int) -> dict:

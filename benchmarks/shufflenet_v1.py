@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,19 +30,9 @@ OUT = HERE / "results" / "shufflenet_v1.json"
 
 def machine() -> dict:
     """CPU model and core count as ``lscpu`` reports them, and the software versions."""
-    info = {"python": platform.python_version(), "cores": os.cpu_count()}
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
-        info["cpu"] = fields.get("Model name", "").strip()
-        info["architecture"] = fields.get("Architecture", "").strip()
-    except (OSError, subprocess.CalledProcessError):
-        info["cpu"] = platform.processor()
-    import keras
-    import torch
+    from mobilecnn import book
 
-    info["keras"], info["torch"] = keras.__version__, torch.__version__
-    return info
+    return book.machine()
 
 
 def shuffle_sweep(seeds, groups, scale: float, epochs: int, frameworks) -> list:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,25 +28,9 @@ OUT = HERE / "results" / "shufflenet_v2_guidelines.json"
 
 def machine() -> dict:
     """CPU model and core count as ``lscpu`` reports them, and the software versions."""
-    info = {"python": platform.python_version(), "cores": os.cpu_count()}
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
-        info["cpu"] = fields.get("Model name", "").strip()
-        info["architecture"] = fields.get("Architecture", "").strip()
-    except (OSError, subprocess.CalledProcessError):
-        info["cpu"] = platform.processor()
-    import keras
-    import torch
+    from mobilecnn import book
 
-    info["keras"], info["torch"] = keras.__version__, torch.__version__
-    try:
-        from importlib.metadata import version
-
-        info["litert"] = version("ai-edge-litert")
-    except Exception:  # noqa: BLE001 -- LiteRT absent: TensorFlow's interpreter is used
-        info["litert"] = None
-    return info
+    return book.machine()
 
 
 def main(argv=None) -> dict:

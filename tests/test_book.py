@@ -123,3 +123,14 @@ def test_chapter_and_exercise_numbers_come_from_references():
         for label in re.findall(r"\{numref\}`(?:[^`<]*<)?([\w-]+)>?`", text):
             defined = any(f"({label})=" in t or f":label: {label}" in t for t in pages().values())
             assert defined, f"{name} refers to {label}, which no page defines"
+
+
+def test_machine_describes_the_cpu_without_importing_frameworks():
+    import subprocess
+    import sys
+
+    code = ("import sys; from mobilecnn import book; m = book.machine(); "
+            "assert m['cores'] >= 1 and m['cpu'] and str(m['cores']) in m['text'], m; "
+            "assert not {'tensorflow', 'torch', 'keras'} & set(sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

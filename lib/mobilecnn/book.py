@@ -55,3 +55,34 @@ def setup(seed: int = 0, threads: int | None = None, tensorflow: bool = True) ->
         from .tf_import import import_tensorflow
 
         import_tensorflow()
+
+
+def machine() -> dict:
+    """The machine a measurement ran on, as ``lscpu`` reports it, and the software versions.
+
+    Keys: ``cpu`` (model name), ``architecture``, ``cores``, ``python``, ``text`` (one line for
+    a chapter to print), and ``keras`` / ``torch`` versions when those are installed (read from
+    their package metadata, without importing them). Benchmarks store it with their results so that a chapter can say
+    which machine produced the figures it plots.
+    """
+    import importlib.metadata
+    import platform
+    import subprocess
+
+    info = {"cpu": platform.processor() or platform.machine(),
+            "architecture": platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version()}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        out = ""
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    info["cpu"] = fields.get("Model name", info["cpu"]).strip()
+    info["architecture"] = fields.get("Architecture", info["architecture"]).strip()
+    info["text"] = f"{info['cpu']}, {info['cores']} CPUs ({info['architecture']})"
+    for name in ("keras", "torch"):
+        try:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue          # not installed: nothing to report
+    return info
