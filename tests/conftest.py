@@ -29,3 +29,33 @@ def pytest_configure(config):
     except ImportError:
         return
     torch.set_num_threads(threads)
+
+
+# ---- the browser tests' Chromium (Debian's package; the project never downloads a browser) ---------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+# Page errors that come from the book theme, not from the explorer: sphinx-thebe declares a
+# global twice when a single page is built.
+THEME_ERRORS = ("THEBE_JS_URL",)
+
+
+def unavailable(reason):
+    """Skip a browser test on a reader's machine without Chromium; never on CI."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so the browser test may not be skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        unavailable(f"{CHROMIUM} not found; install Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright for Python is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -24,32 +24,7 @@ from mobilecnn import static
 pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-# Page errors that come from the book theme, not from the explorer: sphinx-thebe declares a
-# global twice when a single page is built.
-THEME_ERRORS = ("THEBE_JS_URL",)
-
-
-def _unavailable(reason):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so the browser test may not be skipped)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"{CHROMIUM} not found; install Debian's chromium (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright for Python is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+from conftest import THEME_ERRORS  # noqa: E402  (conftest also gives the browser fixture)
 
 
 @pytest.fixture(scope="module")

@@ -26,32 +26,10 @@ from mobilecnn import reading, static
 pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-THEME_ERRORS = ("THEBE_JS_URL",)
+from conftest import THEME_ERRORS  # noqa: E402  (conftest also gives the browser fixture)
+
 PHONE = {"width": 500, "height": 900}
 UPDATE_BUDGET_MS = 100.0
-
-
-def _unavailable(reason):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so the browser test may not be skipped)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"{CHROMIUM} not found; install Debian's chromium (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright for Python is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

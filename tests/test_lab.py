@@ -24,7 +24,6 @@ import pytest
 import mobilecnn
 from mobilecnn import static
 
-from test_browser import CHROMIUM_ARGS, browser  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = pytest.mark.browser
 
