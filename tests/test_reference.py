@@ -28,3 +28,31 @@ def test_mobilenet_v2_feature_map_shapes_match_keras_applications():
     reference = keras.applications.MobileNetV2(weights=None, input_shape=(160, 160, 3))
     assert (ours.layers[-5].output_shape ==
             tuple(reference.get_layer("out_relu").output.shape[1:]))
+
+
+@pytest.mark.parametrize("size", [75, 101, 200])
+def test_mobilenet_v1_equals_keras_applications_at_odd_sizes(size):
+    """keras.applications pads (0, 1) before every stride-2 depthwise layer, whatever the size;
+    "same" padding agrees with that only on even sizes (at 200 px conv_dw_6 would give 13x13
+    instead of 12x12). Same shapes layer by layer, and the same function with copied weights."""
+    import numpy as np
+
+    from mobilecnn import parity
+
+    ours = mobilecnn.keras_model("mobilenet_v1", alpha=0.25, image_size=size, num_classes=10)
+    reference = keras.applications.MobileNet(weights=None, alpha=0.25, classes=10,
+                                             input_shape=(size, size, 3))
+    assert ours.count_params() == reference.count_params()
+    profile = {r.name: r for r in mobilecnn.profile("mobilenet_v1", alpha=0.25, image_size=size,
+                                                    num_classes=10).layers}
+    for i in range(1, 14):
+        for name in (f"conv_dw_{i}", f"conv_pw_{i}"):
+            expected = tuple(reference.get_layer(name).output.shape[1:])
+            assert tuple(ours.get_layer(name).output.shape[1:]) == expected == \
+                profile[name].output_shape, name
+    parity.randomize_keras(ours)
+    for layer in ours.layers:
+        if layer.get_weights():
+            reference.get_layer(layer.name).set_weights(layer.get_weights())
+    x = np.random.default_rng(0).random((2, size, size, 3)).astype("float32")
+    assert np.allclose(ours(x, training=False), reference(x, training=False), atol=1e-5)
