@@ -353,6 +353,15 @@ class TensorInfo:
         return len(self.scales) > 0
 
 
+def image_batch(x, image_shape: tuple) -> np.ndarray:
+    """``x`` as a float32 batch ``(N, *image_shape)``, or a ``ValueError`` that says the shape."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 4 or x.shape[1:] != tuple(image_shape):
+        dims = ", ".join(map(str, image_shape))
+        raise ValueError(f"x must be a batch of images of shape (N, {dims}), got shape {x.shape}")
+    return x
+
+
 class TFLiteClassifier:
     """A ``.tflite`` classifier that takes float images in ``[0, 1]`` and returns probabilities.
 
@@ -441,11 +450,7 @@ class TFLiteClassifier:
         Runs chunks of at most ``batch_size`` images; each chunk is quantized (if the model's
         input is an integer type), set, invoked, read and dequantized.
         """
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 4 or x.shape[1:] != self.image_shape:
-            dims = ", ".join(map(str, self.image_shape))
-            raise ValueError(f"x must be a batch of images of shape (N, {dims}), "
-                             f"got shape {x.shape}")
+        x = image_batch(x, self.image_shape)
         out = np.empty((len(x), self.num_classes), dtype=np.float32)
         for start in range(0, len(x), self.batch_size):
             chunk = x[start:start + self.batch_size]

@@ -289,11 +289,7 @@ class ONNXClassifier:
         """Class probabilities ``(N, num_classes)``, float32, for float images ``(N, H, W, C)``."""
         from .data import to_channels_first
 
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 4 or x.shape[1:] != self.image_shape:
-            dims = ", ".join(map(str, self.image_shape))
-            raise ValueError(f"x must be a batch of images of shape (N, {dims}), "
-                             f"got shape {x.shape}")
+        x = deploy.image_batch(x, self.image_shape)
         out = np.empty((len(x), self.num_classes), dtype=np.float32)
         for start in range(0, len(x), self.batch_size):
             chunk = to_channels_first(x[start:start + self.batch_size])
