@@ -59,3 +59,22 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def offline(page, log=None):
+    """Let ``page`` load local files only. Refused requests and page errors are recorded in
+    ``log.refused`` and ``log.errors`` (``log`` defaults to the page itself)."""
+    log = page if log is None else log
+    if not hasattr(log, "refused"):
+        log.refused, log.errors = [], []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            log.refused.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda err: log.errors.append(str(err)))
+    return page

@@ -24,7 +24,7 @@ from mobilecnn import static
 pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-from conftest import THEME_ERRORS  # noqa: E402  (conftest also gives the browser fixture)
+from conftest import THEME_ERRORS, offline  # noqa: E402  (conftest also gives the browser fixture)
 
 
 @pytest.fixture(scope="module")
@@ -45,18 +45,7 @@ def explorer_page(tmp_path_factory):
 def page(browser, explorer_page):
     context = browser.new_context(viewport={"width": 1280, "height": 1600})
     page = context.new_page()
-    page.refused = []
-    page.errors = []
-
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            page.refused.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda err: page.errors.append(str(err)))
+    offline(page)
     page.goto(explorer_page.as_uri())
     yield page
     context.close()
@@ -197,16 +186,7 @@ def fits_a_phone(page):
     theme's side panels are where they start on a narrow screen, not sliding away."""
     phone = page.context.new_page()
     phone.set_viewport_size({"width": 500, "height": 900})
-
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            page.refused.append(r.request.url)
-            r.abort()
-
-    phone.route("**/*", route)
-    phone.on("pageerror", lambda err: page.errors.append(str(err)))
+    offline(phone, log=page)
     try:
         phone.goto(page.url)
         box = phone.locator('.mobilecnn-explorer[data-architecture="mobilenet_v1"]')

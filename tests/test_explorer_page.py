@@ -26,7 +26,7 @@ from mobilecnn import reading, static
 pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-from conftest import THEME_ERRORS  # noqa: E402  (conftest also gives the browser fixture)
+from conftest import THEME_ERRORS, offline  # noqa: E402  (conftest also gives the browser fixture)
 
 PHONE = {"width": 500, "height": 900}
 UPDATE_BUDGET_MS = 100.0
@@ -77,18 +77,7 @@ def page_weight(page: pathlib.Path, html_dir: pathlib.Path) -> int:
 def page(browser, built):
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
-    page.refused = []
-    page.errors = []
-
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            page.refused.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda err: page.errors.append(str(err)))
+    offline(page)
     page.goto(built[0].as_uri())
     yield page
     context.close()
