@@ -39,6 +39,22 @@ def machine() -> str:
     return book.machine()["text"]
 
 
+def run_tasks(run, tasks, jobs: int):
+    """Yield ``run(task)`` for every task, in order, ``jobs`` processes at a time.
+
+    Each worker is a fresh interpreter ("spawn"), so no framework state is inherited; the
+    caller writes its results file after each run, so an interrupted sweep keeps what finished.
+    """
+    if jobs == 1:
+        for task in tasks:
+            yield run(task)
+        return
+    import multiprocessing
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(run, tasks)
+
+
 def run_one(task: dict) -> dict:
     """Train one variant in one framework with one seed; return what the results file keeps."""
     from mobilecnn import book, train
@@ -104,18 +120,9 @@ def main(argv=None) -> Path:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n")
 
-    if args.jobs == 1:
-        for task in todo:
-            runs.append(run_one(task))
-            write(complete=False)
-    else:
-        import multiprocessing
-
-        # "spawn": a fresh interpreter per worker, so no framework state is inherited.
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for result in pool.map(run_one, todo):
-                runs.append(result)
-                write(complete=False)
+    for result in run_tasks(run_one, todo, args.jobs):
+        runs.append(result)
+        write(complete=False)
     write(complete=True)
     for r in runs:
         print(f"{r['framework']:>5} {r['projection']:>6} {r['residual']:>4} seed {r['seed']}: "

@@ -26,12 +26,11 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from mobilenet_v2_ablation import machine  # noqa: E402  (what lscpu says)
+from mobilenet_v2_ablation import machine, run_tasks  # noqa: E402  (shared with that sweep)
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "squeezenet_design_space.json"
 SQUEEZE_RATIOS = (0.125, 0.5, 1.0)                  # Figure 2a, at pct3x3 = 0.5
@@ -156,18 +155,9 @@ def main(argv=None) -> Path:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n")
 
-    if args.jobs == 1:
-        for task in todo:
-            runs.append(run_one(task))
-            write(complete=False)
-    else:
-        import multiprocessing
-
-        # "spawn": a fresh interpreter per worker, so no framework state is inherited.
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for result in pool.map(run_one, todo):
-                runs.append(result)
-                write(complete=False)
+    for result in run_tasks(run_one, todo, args.jobs):
+        runs.append(result)
+        write(complete=False)
     write(complete=True)
     for r in runs:
         print(f"{r['framework']:>5} SR {r['SR']:<5g} pct3x3 {r['pct3x3']:<5g} {r['bypass']:>7} "
