@@ -4,10 +4,9 @@ Each architecture at a small book setting (``tests/test_deploy.py``'s ``SMALL``,
 trained on the digits in both frameworks with ``mobilecnn.train.fit_or_load`` (other chapters
 train the same settings, so most come from the cache). SqueezeNet, whose stem and pools need more
 than 35 pixels, is taken at the SqueezeNet chapter's training setting (version 1.0, no bypass, 40
-pixels, 8 epochs) rather than ``SMALL``'s 48-pixel one with complex bypass: with the book's recipe
-and seed 0 that one trains to 10% in Keras (every class dead, the failure that
-``mobilecnn.train.Recipe`` describes for networks without batch normalization), which would
-measure nothing. Then
+pixels) rather than ``SMALL``'s 48-pixel one with complex bypass, so that the chapter's model is
+the one measured. Every architecture trains for the recipe's epochs. ``--update`` re-measures
+some architectures and keeps the others' results (the file lists such updates). Then
 
 * the Keras model is converted to TF Lite (``mobilecnn.deploy``) and run by LiteRT;
 * the PyTorch model is exported to ONNX (``mobilecnn.deploy_torch``) and run by ONNX Runtime;
@@ -59,8 +58,6 @@ SETTINGS = {
     "shufflenet_v2": dict(scale=0.5, image_size=32),
 }
 """``tests/test_deploy.py``'s ``SMALL`` but for SqueezeNet (a test checks it)."""
-EPOCHS = {"squeezenet": 8}
-"""Training epochs where a chapter trains the same setting for other than the recipe's 15."""
 
 QAT_ARCHITECTURES = ("mobilenet_v1", "squeezenext")
 QAT_EPOCHS = 2
@@ -103,7 +100,7 @@ def measure(name: str, setting: dict, runs: int, framework_runs: int) -> tuple:
     rows, trained = [], {}
     for framework in train.FRAMEWORKS:
         result = train.fit_or_load(name, framework, image_size=image_size, seed=0,
-                                   epochs=EPOCHS.get(name), verbose=False, **meta)
+                                   verbose=False, **meta)
         trained[framework] = {"test_accuracy": result.test_accuracy, "cached": result.cached,
                               "smoke": result.smoke, "seconds": result.seconds}
         print(f"  {result.summary()}", flush=True)
@@ -150,7 +147,7 @@ def qat(name: str, setting: dict, epochs: int, rows: list) -> dict:
     image_size = meta.pop("image_size")
     (x_train, y_train), (x_test, y_test) = data.load("digits", image_size=image_size)
     result = train.fit_or_load(name, "torch", image_size=image_size, seed=0,
-                               epochs=EPOCHS.get(name), verbose=False, **meta)
+                               verbose=False, **meta)
     out = {"architecture": name, "epochs": epochs, "learning_rate": 1e-4}
     for key, n in (("pt2e_ptq", 0), ("pt2e_qat", epochs)):
         start = time.perf_counter()
@@ -178,7 +175,7 @@ def diagnose(name: str, runtime: str, setting: dict) -> dict:
     (x_train, _), (x_test, y_test) = data.load("digits", image_size=image_size)
     framework = "keras" if runtime == "LiteRT" else "torch"
     result = train.fit_or_load(name, framework, image_size=image_size, seed=0,
-                               epochs=EPOCHS.get(name), verbose=False, **meta)
+                               verbose=False, **meta)
     out = {"calibration_images_all": len(x_train)}
     if runtime == "LiteRT":
         every = deploy.TFLiteClassifier(deploy.convert(result, "int8", x_train))
@@ -252,6 +249,9 @@ def main(argv=None):
                         choices=list(SETTINGS), help="architectures for the QAT comparison")
     parser.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other architectures' results already in --out and "
+                             "replace only those of --architectures")
     args = parser.parse_args(argv)
     book.setup(seed=0)
     threads = int(os.environ.get("MOBILECNN_THREADS", "1"))
@@ -284,9 +284,26 @@ def main(argv=None):
     smoke = book.smoke()
     if smoke:
         print("smoke run (MOBILECNN_SMOKE=1): the accuracies are not results")
+    command = ("MOBILECNN_THREADS=1 python benchmarks/deploy.py"
+               + (" " + " ".join(argv if argv is not None else sys.argv[1:])))
+    updates = []
+    if args.update and args.out.is_file():
+        old = json.loads(args.out.read_text())
+        mine = set(args.architectures)
+        rows = [r for r in old["rows"] if r["architecture"] not in mine] + rows
+        trained = {**{k: v for k, v in old["trained"].items() if k not in mine}, **trained}
+        results = [c for c in old["checks"] if c["architecture"] not in mine] + results
+        qat_results = ([q for q in old["qat"] if q["architecture"] not in mine]
+                       + qat_results)
+        updates = old.get("updates", []) + [{"architectures": sorted(mine), "command": command,
+                                             "date": datetime.date.today().isoformat()}]
+        command = old["command"]
+        order = list(SETTINGS).index
+        rows.sort(key=lambda r: order(r["architecture"]))
+        results.sort(key=lambda c: order(c["architecture"]))
+        trained = dict(sorted(trained.items(), key=lambda item: order(item[0])))
     document = {
-        "command": "MOBILECNN_THREADS=1 python benchmarks/deploy.py"
-                   + (" " + " ".join(argv) if argv else ""),
+        "command": command.strip(), "updates": updates,
         "machine": machine(), "threads": threads,
         "threads_note": "LiteRT and ONNX Runtime on 1 thread each; Keras and PyTorch on "
                         "MOBILECNN_THREADS threads",

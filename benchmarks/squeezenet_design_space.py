@@ -110,7 +110,7 @@ def main(argv=None) -> Path:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--version", default="1.1", choices=["1.0", "1.1"])
     parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--squeeze-ratios", nargs="+", type=float, default=list(SQUEEZE_RATIOS))
     parser.add_argument("--pct3x3", nargs="+", type=float, default=list(PCT3X3))
     parser.add_argument("--bypasses", nargs="+", default=list(BYPASSES), choices=BYPASSES)
