@@ -62,13 +62,13 @@ def group_timing(shape, groups, repeats: int, rounds: int) -> list:
     The g values are timed in turn, ``rounds`` times over, and the median of the round medians
     is kept, so that a burst of load from another process does not fall on one g only.
     """
-    from mobilecnn import costs, grouped
+    from mobilecnn import costs, latency
 
     nets = {g: costs.single_layer("group", tuple(shape), shape[-1], kernel=1, groups=g)
             for g in groups}
-    timers = {"keras": lambda n: costs.measure(n, "keras", repeats=repeats),  # book.setup caps TF
-              "torch": lambda n: costs.measure(n, "torch", repeats=repeats, threads=1),
-              "tflite": lambda n: grouped.measure_tflite(n, repeats=repeats, threads=1)}
+    timers = {"keras": lambda n: latency.measure(n, "keras", repeats=repeats),  # book.setup caps TF
+              "torch": lambda n: latency.measure(n, "torch", repeats=repeats, threads=1),
+              "tflite": lambda n: latency.measure(n, "tflite", repeats=repeats, threads=1)}
     rows = []
     for framework, timer in timers.items():
         medians = {g: [] for g in groups}

@@ -116,26 +116,6 @@ def test_describe_node_prints_group_convolutions_and_pools():
     assert rows[1]["type"] == "Max Pool / s2"
 
 
-def test_measure_times_a_small_layer_in_torch():
-    pytest.importorskip("torch")
-    timing = costs.measure(costs.single_layer("separable", (8, 8, 16), 16), "torch", repeats=5,
-                           warmup=1)
-    assert len(timing.seconds) == 5 and timing.median > 0 and timing.threads >= 1
-    with pytest.raises(ValueError, match="framework"):
-        costs.measure(costs.single_layer("depthwise", (8, 8, 16)), "jax")
-    with pytest.raises(ValueError, match="repeats"):
-        costs.measure(costs.single_layer("depthwise", (8, 8, 16)), "torch", repeats=0)
-    with pytest.raises(ValueError, match="threads"):
-        costs.measure(costs.single_layer("depthwise", (8, 8, 16)), "torch", threads=0)
-
-
-def test_measure_caps_torch_threads_and_restores_them():
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    timing = costs.measure(costs.single_layer("depthwise", (8, 8, 16)), "torch", repeats=2,
-                           warmup=0, threads=1)
-    assert timing.threads == 1
-    assert torch.get_num_threads() == before
 
 
 def test_single_layers_count_the_same_in_keras_and_torch():

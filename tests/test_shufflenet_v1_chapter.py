@@ -108,14 +108,6 @@ def test_unit_steps_say_what_the_paper_says():
         grouped.unit_steps(net, "stage9_unit1")
 
 
-def test_measure_tflite_times_a_layer():
-    net = costs.single_layer("group", (4, 4, 8), 8, kernel=1, groups=2)
-    t = grouped.measure_tflite(net, repeats=3, warmup=1)
-    assert t.framework == "tflite" and len(t.seconds) == 3 and t.median > 0
-    with pytest.raises(ValueError, match="threads"):
-        grouped.measure_tflite(net, threads=0)
-
-
 def test_benchmark_runs_on_a_tiny_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("MOBILECNN_SMOKE", "1")
     spec = importlib.util.spec_from_file_location("bench_shufflenet_v1",

@@ -2,17 +2,13 @@
 
 Chapter 1 of the book builds single layers with :func:`single_layer`, reads their costs from the
 same :class:`~mobilecnn.graph.Node` properties the profiler adds up, and times them with
-:func:`measure` in Keras and in PyTorch. :func:`layer_table` prints any network the way the
+:func:`mobilecnn.latency.measure` in Keras and in PyTorch. :func:`layer_table` prints any network the way the
 MobileNet paper prints its Table 1 (type / stride, filter shape, input size).
 
-Nothing here imports TensorFlow or PyTorch until :func:`measure` is called.
+Nothing here imports TensorFlow or PyTorch.
 """
 
 from __future__ import annotations
-
-import statistics
-import time
-from dataclasses import dataclass
 
 from .graph import Net, Node, pair
 from .ops import OPS
@@ -143,116 +139,3 @@ def layer_table(net: Net) -> list:
     return rows
 
 
-# ---- measured --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Timing:
-    """Wall-clock seconds of repeated forward passes of one network in one framework."""
-
-    framework: str
-    seconds: tuple          # one entry per timed repeat, after warm-up
-    batch: int
-    threads: int
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def spread(self) -> float:
-        """Half the interquartile range, relative to the median: how noisy the timing was."""
-        if len(self.seconds) < 4:
-            return float("nan")
-        q1, _, q3 = statistics.quantiles(self.seconds, n=4)
-        return (q3 - q1) / 2 / self.median
-
-
-def measure(net: Net, framework: str = "keras", batch: int = 1, repeats: int = 20,
-            warmup: int = 3, seed: int = 0, threads: int | None = None) -> Timing:
-    """Time ``repeats`` forward passes of ``net`` (after ``warmup`` untimed ones).
-
-    Keras runs the model inside a ``tf.function`` (graph mode, as ``model.predict`` would), and
-    PyTorch in eager mode under ``torch.inference_mode()``, each with its framework's default
-    layout (channels-last and channels-first). The input is the same seeded random batch in both.
-    Take the median: the first calls and the occasional slow one (another process, a page fault)
-    say nothing about the layer.
-
-    ``threads`` caps the framework's intra-op threads for the measurement. One thread gives the
-    most repeatable figures on a shared machine: a multi-threaded kernel that has to wait for a
-    busy core can take many times its usual time. PyTorch's setting is restored afterwards;
-    TensorFlow's can only be set before TensorFlow first runs, so a later request gives a
-    ``RuntimeWarning`` and no change, and ``Timing.threads`` always reports what was used.
-    """
-    if framework not in ("keras", "torch"):
-        raise ValueError(f"framework={framework!r} is not allowed; framework must be 'keras' "
-                         "or 'torch'")
-    if repeats < 1 or warmup < 0 or batch < 1:
-        raise ValueError(f"repeats and batch must be at least 1 and warmup at least 0, got "
-                         f"repeats={repeats}, batch={batch}, warmup={warmup}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
-        raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}")
-    import numpy as np
-
-    x = np.random.default_rng(seed).standard_normal((batch, *net.input_shape)).astype("float32")
-    if framework == "keras":
-        run, used, restore = _keras_runner(net, x, threads)
-    else:
-        run, used, restore = _torch_runner(net, x, threads)
-    try:
-        for _ in range(warmup):
-            run()
-        seconds = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            seconds.append(time.perf_counter() - start)
-    finally:
-        restore()
-    return Timing(framework, tuple(seconds), batch, used)
-
-
-def _keras_runner(net: Net, x, threads: int | None):
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .tf_import import import_tensorflow
-
-    tf = import_tensorflow()
-
-    from .keras_backend import build
-
-    config = tf.config.threading
-    if threads is not None and config.get_intra_op_parallelism_threads() != threads:
-        try:
-            config.set_intra_op_parallelism_threads(threads)
-            config.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            import warnings
-
-            warnings.warn(f"TensorFlow is already running with its own thread pools; "
-                          f"threads={threads} does not apply to Keras timings (Timing.threads "
-                          "says what was used)", RuntimeWarning, stacklevel=3)
-    model = build(net, "layer")
-    graph = tf.function(lambda t: model(t, training=False))
-    tensor = tf.constant(x)
-    used = config.get_intra_op_parallelism_threads() or os.cpu_count()
-    return (lambda: graph(tensor)), used, (lambda: None)
-
-
-def _torch_runner(net: Net, x, threads: int | None):
-    import torch
-
-    from .torch_backend import build
-
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    model = build(net, "layer").eval()
-    tensor = torch.from_numpy(x if x.ndim == 2 else x.transpose(0, 3, 1, 2).copy())
-
-    def run():
-        with torch.inference_mode():
-            return model(tensor)
-
-    return run, torch.get_num_threads(), (lambda: torch.set_num_threads(before))

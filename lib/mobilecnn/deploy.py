@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from . import latency
 
 MODES = ("float32", "dynamic", "float16", "int8")
 """The conversion modes, from no quantization to full integer."""
@@ -311,6 +314,20 @@ def _silenced():
 
 # ---- running ------------------------------------------------------------------------------------
 
+def open_interpreter(model_bytes: bytes, num_threads: int = 1, batch: int = 1):
+    """A LiteRT interpreter for ``model_bytes`` with its tensors allocated for ``batch`` inputs,
+    created with the C++ notices silenced (see :func:`_silenced`)."""
+    with _silenced():
+        interpreter = interpreter_class()(model_content=bytes(model_bytes),
+                                          num_threads=num_threads)
+        if batch != 1:
+            detail = interpreter.get_input_details()[0]
+            interpreter.resize_tensor_input(
+                detail["index"], (batch, *(int(d) for d in detail["shape"][1:])))
+        interpreter.allocate_tensors()
+    return interpreter
+
+
 def interpreter_class():
     """The LiteRT interpreter (``ai_edge_litert``), or ``tf.lite.Interpreter`` where LiteRT is not
     installed. TensorFlow's copy is deprecated in favour of LiteRT, which is also what a phone
@@ -413,20 +430,9 @@ class TFLiteClassifier:
         if batch not in self._interpreters:
             if len(self._interpreters) >= self.MAX_CACHED:
                 self._interpreters.pop(next(k for k in self._interpreters if k != 1))
-            with _silenced():
-                interpreter = interpreter_class()(model_content=self.model_bytes,
-                                                  num_threads=self.num_threads)
-                if batch != 1:
-                    index = interpreter.get_input_details()[0]["index"]
-                    interpreter.resize_tensor_input(
-                        index, (batch, *self._static_image_shape(interpreter)))
-                interpreter.allocate_tensors()
-            self._interpreters[batch] = interpreter
+            self._interpreters[batch] = open_interpreter(self.model_bytes, self.num_threads,
+                                                         batch)
         return self._interpreters[batch]
-
-    @staticmethod
-    def _static_image_shape(interpreter) -> tuple:
-        return tuple(int(d) for d in interpreter.get_input_details()[0]["shape"][1:])
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float images as the model's input type: unchanged for float models, otherwise
@@ -575,7 +581,7 @@ def evaluate(model, x, y, *, runs: int = 100, warmup: int = 10, batch_size: int 
     1. all of ``x`` is predicted in batches of ``batch_size`` (after one warm-up batch); the
        wall-clock time gives ``throughput`` and the predictions give ``accuracy``;
     2. after ``warmup`` untimed calls, ``runs`` single-image calls on ``x[0], x[1], ...`` (cycling)
-       are timed one by one with ``time.perf_counter``; ``latency_ms`` is their median, which
+       are timed one by one (:func:`mobilecnn.latency.time_calls`); ``latency_ms`` is their median, which
        shrugs off the occasional call that another process interrupted. A call goes from a float
        image to a NumPy array of probabilities, including any quantization.
 
@@ -630,13 +636,11 @@ def _measure(predict, x, y, runs, warmup, batch_size, label, size) -> Evaluation
     throughput = len(x) / (time.perf_counter() - start)
     accuracy = float(np.mean(probabilities.argmax(axis=1) == y))
 
-    for i in range(warmup):
-        predict(x[i % len(x)][None])
-    times = []
-    for i in range(runs):
-        image = x[i % len(x)][None]
-        start = time.perf_counter()
-        predict(image)
-        times.append(time.perf_counter() - start)
+    calls = itertools.count()
+
+    def one_image():      # x[0], x[1], ... cycling, through warm-up and timed calls alike
+        return predict(x[next(calls) % len(x)][None])
+
+    times = latency.time_calls(one_image, runs, warmup)
     return Evaluation(label, accuracy, size if size is None else int(size),
                       1000 * statistics.median(times), throughput, runs, probabilities)

@@ -5,22 +5,18 @@
 * :func:`unit` and :func:`unit_macs` -- the three bottleneck units the paper compares (ResNet,
   ResNeXt, ShuffleNet) as a :class:`~mobilecnn.graph.Net`, and the paper's closed-form cost of
   each, so that the formulas can be checked against the profiler's counts.
-* :func:`measure_tflite` -- time a :class:`~mobilecnn.graph.Net` under the TF Lite (LiteRT)
-  interpreter, the counterpart of :func:`mobilecnn.costs.measure` for Keras and PyTorch.
 * :func:`unit_steps` and :func:`draw_unit` -- one ShuffleNet unit of a described network as
   the paper draws it: branch, shortcut (identity or average pool), addition or concatenation.
 * :data:`TABLE_3` -- the paper's Table 3, classification error with and without the shuffle.
 
-Nothing here imports TensorFlow or PyTorch until :func:`measure_tflite` is called.
+Nothing here imports TensorFlow or PyTorch; the chapter times these networks with
+:func:`mobilecnn.latency.measure`.
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from .costs import Timing
 from .graph import Net
 
 UNIT_KINDS = ("resnet", "resnext", "shufflenet")
@@ -98,41 +94,6 @@ def unit_macs(kind: str, h: int, w: int, c: int, m: int, groups: int = 1) -> flo
     return {"resnet": h * w * (2 * c * m + 9 * m * m),
             "resnext": h * w * (2 * c * m + 9 * m * m / g),
             "shufflenet": h * w * (2 * c * m / g + 9 * m)}[kind]
-
-
-def measure_tflite(net: Net, batch: int = 1, repeats: int = 20, warmup: int = 3, seed: int = 0,
-                   threads: int = 1) -> Timing:
-    """Time ``repeats`` invocations of ``net`` converted to a float32 ``.tflite`` model.
-
-    The network is built in Keras (:func:`mobilecnn.keras_backend.build`), converted with
-    :func:`mobilecnn.deploy.convert` and run by the LiteRT interpreter with ``threads`` threads
-    (XNNPACK, the default CPU delegate, where it supports the operators). Only ``invoke()`` is
-    timed; the input is set once, as in :func:`mobilecnn.costs.measure`.
-    """
-    if repeats < 1 or warmup < 0 or batch < 1:
-        raise ValueError(f"repeats and batch must be at least 1 and warmup at least 0, got "
-                         f"repeats={repeats}, batch={batch}, warmup={warmup}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
-    from . import deploy
-    from .keras_backend import build
-
-    model_bytes = deploy.convert(build(net, "layer"), "float32")
-    interpreter = deploy.interpreter_class()(model_content=model_bytes, num_threads=threads)
-    index = interpreter.get_input_details()[0]["index"]
-    if batch != 1:
-        interpreter.resize_tensor_input(index, (batch, *net.input_shape))
-    interpreter.allocate_tensors()
-    x = np.random.default_rng(seed).standard_normal((batch, *net.input_shape)).astype("float32")
-    interpreter.set_tensor(index, x)
-    for _ in range(warmup):
-        interpreter.invoke()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        interpreter.invoke()
-        seconds.append(time.perf_counter() - start)
-    return Timing("tflite", tuple(seconds), batch, threads)
 
 
 # ---- the unit as a picture -------------------------------------------------------------------

@@ -5,8 +5,7 @@ The paper tests each guideline with a benchmark network made of one building blo
 reports throughput on a GPU (batches per second) and on an ARM phone, one thread (images per
 second). This module describes those networks with :class:`~mobilecnn.graph.Net`, keeps the
 paper's four tables as data (:data:`PAPER`), and measures each network with the book's one
-timing path: :func:`mobilecnn.costs.measure` for Keras and PyTorch and
-:func:`mobilecnn.grouped.measure_tflite` for TF Lite (:func:`measure` dispatches).
+timing path, :func:`mobilecnn.latency.measure`, in Keras, PyTorch and TF Lite.
 
 * **G1** (Table 1): ten blocks of two 1x1 convolutions, ``c1 -> c2`` and back ``c2 -> c1``, for
   the width ratios 1:1, 1:2, 1:6 and 1:12 at fixed FLOPs (``c1 * c2`` about constant);
@@ -245,23 +244,21 @@ def counts(net: Net) -> dict:
 # ---- measured ---------------------------------------------------------------------------------
 
 def measure(net: Net, framework: str, repeats: int = 20, warmup: int = 3, threads: int | None = 1):
-    """Time ``net`` in ``framework`` (``"keras"``, ``"torch"`` or ``"tflite"``), batch 1.
-
-    Keras and PyTorch go through :func:`mobilecnn.costs.measure`, TF Lite through
-    :func:`mobilecnn.grouped.measure_tflite` (a float32 conversion run by the LiteRT
-    interpreter). Keras is not given ``threads``: TensorFlow fixes its thread pools when it
-    starts, and :func:`mobilecnn.book.setup` (``MOBILECNN_THREADS``) sets them there; the
-    returned :class:`~mobilecnn.costs.Timing` says what each framework used.
+    """Time ``net`` in ``framework`` (``"keras"``, ``"torch"`` or ``"tflite"``, a float32
+    conversion run by LiteRT), batch 1, with :func:`mobilecnn.latency.measure`. Keras is not
+    given ``threads``: TensorFlow fixes its thread pools when it starts, and
+    :func:`mobilecnn.book.setup` (``MOBILECNN_THREADS``) sets them there; the returned
+    :class:`~mobilecnn.latency.Timing` says what each framework used.
     """
-    from . import costs, grouped
+    from . import latency
 
     if framework not in FRAMEWORKS:
         raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}, got {framework!r}")
     if framework == "keras":
-        return costs.measure(net, "keras", repeats=repeats, warmup=warmup)
-    if framework == "torch":
-        return costs.measure(net, "torch", repeats=repeats, warmup=warmup, threads=threads)
-    return grouped.measure_tflite(net, repeats=repeats, warmup=warmup, threads=threads or 1)
+        threads = None
+    elif framework == "tflite":
+        threads = threads or 1
+    return latency.measure(net, framework, repeats=repeats, warmup=warmup, threads=threads)
 
 
 def sweep(guidelines=GUIDELINES, scales=(1,), frameworks=FRAMEWORKS, repeats: int = 20,

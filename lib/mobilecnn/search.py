@@ -234,49 +234,24 @@ def shrink(width: int, fraction: float = 0.25) -> int:
 
 def tflite_latency_ms(net: Net, runs: int = 60, warmup: int = 5, seed: int = 0) -> float:
     """Median single-image latency (ms) of ``net`` (random weights) as a float32 TF Lite model,
-    one thread, batch 1. Weights do not change a float model's speed."""
-    from . import deploy, keras_backend
+    one thread, batch 1 (:func:`mobilecnn.latency.measure`). Weights do not change a float
+    model's speed."""
+    from . import latency
 
-    model = keras_backend.build(net)
-    interpreter = deploy.interpreter_class()(model_content=deploy.convert(model, "float32"),
-                                             num_threads=1)
-    interpreter.allocate_tensors()
-    detail = interpreter.get_input_details()[0]
-    x = np.random.default_rng(seed).uniform(size=detail["shape"]).astype(np.float32)
-    interpreter.set_tensor(detail["index"], x)
-    for _ in range(warmup):
-        interpreter.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return latency.measure(net, "tflite", repeats=runs, warmup=warmup, seed=seed, threads=1).ms
 
 
 def paired_latencies_ms(models: dict, runs: int = 200, warmup: int = 10, seed: int = 0) -> dict:
     """Single-image latencies (ms) of several ``.tflite`` models (``{label: bytes}``), one thread,
-    measured **alternately**: run i of every model follows run i of the one before, so a burst
-    of load on a shared machine hits all of them alike and the per-run differences
-    (``times[a] - times[b]``) are paired. Returns ``{label: array of runs}``."""
-    from . import deploy
+    measured **alternately** (:func:`mobilecnn.latency.interleaved` with one call per round):
+    run i of every model follows run i of the one before, so a burst of load on a shared
+    machine hits all of them alike and the per-run differences (``times[a] - times[b]``) are
+    paired. Returns ``{label: array of runs}``."""
+    from . import latency
 
-    interpreters = {}
-    for label, blob in models.items():
-        interpreter = deploy.interpreter_class()(model_content=blob, num_threads=1)
-        interpreter.allocate_tensors()
-        detail = interpreter.get_input_details()[0]
-        x = np.random.default_rng(seed).uniform(size=detail["shape"]).astype(np.float32)
-        interpreter.set_tensor(detail["index"], x)
-        interpreters[label] = interpreter
-    times = {label: [] for label in models}
-    for i in range(warmup + runs):
-        for label, interpreter in interpreters.items():
-            start = time.perf_counter()
-            interpreter.invoke()
-            if i >= warmup:
-                times[label].append(1000 * (time.perf_counter() - start))
-    return {label: np.array(t) for label, t in times.items()}
+    timings = latency.interleaved(models, "tflite", rounds=runs, repeats=1, warmup=warmup,
+                                  seed=seed, threads=1)
+    return {label: 1000 * np.array(t.seconds) for label, t in timings.items()}
 
 
 class LatencyTable:

@@ -1,0 +1,135 @@
+"""The comparison chapter's library: settings, Pareto front, budgets, and the page's view."""
+
+import json
+import math
+import pathlib
+
+import pytest
+
+import mobilecnn
+from mobilecnn import compare
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEPLOY = json.loads((ROOT / "benchmarks" / "results" / "deploy.json").read_text())
+
+
+def test_closest_setting_is_closest_on_a_log_scale():
+    for name in mobilecnn.list_architectures():
+        for target in (40e6, 150e6):
+            best = compare.closest_setting(name, target)
+            macs = mobilecnn.profile(name, num_classes=1000, **best).macs
+            for other in compare.microcontroller.grid(name):
+                m = mobilecnn.profile(name, num_classes=1000, **other).macs
+                assert abs(math.log(macs / target)) <= abs(math.log(m / target)) + 1e-12
+    with pytest.raises(ValueError, match="target_macs"):
+        compare.closest_setting("mobilenet_v1", 0)
+
+
+def test_default_setting_is_the_paper_network():
+    s = compare.default_setting("mobilenet_v1")
+    assert s == {"alpha": 1.0, "image_size": 224}
+    assert mobilecnn.profile("mobilenet_v1", **s).macs == pytest.approx(568.7e6, rel=1e-3)
+    assert compare.default_setting("squeezenet") == {"image_size": 227}
+
+
+def test_comparable_settings_cover_every_architecture_and_class():
+    rows = compare.comparable_settings()
+    names = mobilecnn.list_architectures()
+    assert len(rows) == len(names) * len(compare.CLASSES)
+    forty = [r for r in rows if r["class"] == "~40M MACs"]
+    assert all(20e6 < r["macs"] < 80e6 for r in forty)
+    assert all(r["peak_activation_bytes_int8"] > 0 and r["params"] > 0 for r in rows)
+
+
+def test_digits_settings_read_the_deploy_results():
+    rows = compare.digits_settings(DEPLOY)
+    assert [r["architecture"] for r in rows] == mobilecnn.list_architectures()
+    v1 = rows[0]
+    assert v1["setting"] == DEPLOY["trained"]["mobilenet_v1"]["setting"]
+    assert v1["accuracy_keras"] == DEPLOY["trained"]["mobilenet_v1"]["keras"]["test_accuracy"]
+    assert v1["accuracy_torch"] == DEPLOY["trained"]["mobilenet_v1"]["torch"]["test_accuracy"]
+    with pytest.raises(ValueError, match="smoke"):
+        compare.digits_settings({**DEPLOY, "smoke": True})
+    with pytest.raises(ValueError, match="not in the deploy results"):
+        compare.digits_settings({**DEPLOY, "trained": {}})
+
+
+def test_pareto_front():
+    points = [(1, 50), (2, 60), (2, 55), (3, 58), (0.5, 40), (4, 70), (4, 70)]
+    assert compare.pareto_front(points) == [4, 0, 1, 5]
+    assert compare.pareto_front([]) == []
+
+
+def row(**kw):
+    base = {"architecture": "a", "class": "c", "setting_text": "s", "macs": 1e6,
+            "int8_bytes": 100 * 1024, "peak_activation_bytes_int8": 50 * 1024}
+    base.update({f"latency_ms {r}": 1.0 for r in compare.RUNTIMES})
+    base.update(kw)
+    return base
+
+
+def test_fits_tests_all_three_budgets():
+    r = row(**{"latency_ms TF Lite int8": 3.0})
+    assert compare.fits(r, "TF Lite int8", 3.0, 100 * 1024, 50 * 1024)
+    assert not compare.fits(r, "TF Lite int8", 2.9, 100 * 1024, 50 * 1024)
+    assert not compare.fits(r, "Keras", 10, 99 * 1024, 50 * 1024)
+    assert not compare.fits(r, "Keras", 10, 100 * 1024, 49 * 1024)
+    with pytest.raises(ValueError, match="runtime"):
+        compare.fits(r, "ONNX", 1, 1, 1)
+
+
+def test_budget_view_marks_what_fits_and_checks_its_arguments():
+    rows = (row(architecture="small"), row(architecture="big", int8_bytes=4096 * 1024))
+    view = compare.BudgetView(rows, "a test machine", latency_ms=20, flash_kb=1024, sram_kb=256)
+    assert [r["architecture"] for r in view.fitting()] == ["small"]
+    page = view.html()
+    assert page.count('class="mb-fit"') == 1 and page.count('class="mb-out"') == 1
+    assert '<span data-shows="count">1</span> of 2' in page and "a test machine" in page
+    with pytest.raises(ValueError, match="latency_ms must be one of"):
+        compare.BudgetView(rows, "m", latency_ms=3)
+    with pytest.raises(ValueError, match="flash_kb"):
+        compare.BudgetView(rows, "m", flash_kb=1000)
+    with pytest.raises(ValueError, match="runtime"):
+        compare.BudgetView(rows, "m", runtime="ONNX")
+
+
+def test_table_measures_every_row(monkeypatch):
+    seen = []
+
+    def fake_measure(name, setting, num_classes, **timing):
+        seen.append((name, num_classes, timing))
+        return {f"latency_ms {r}": 1.0 for r in compare.RUNTIMES} | {"int8_bytes": 1}
+
+    monkeypatch.setattr(compare, "measure", fake_measure)
+    rows = compare.table(DEPLOY, ["mobilenet_v1"], rounds=1)
+    assert [r["class"] for r in rows] == ["digits (trained)"] + [c for c, _ in compare.CLASSES]
+    assert seen[0] == ("mobilenet_v1", 10, {"rounds": 1}) and seen[1][1] == 1000
+    assert rows[1]["setting_text"] == "alpha=1, 224 px"
+
+
+def test_measure_one_small_setting():
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("torch")
+    m = compare.measure("mobilenet_v1", {"alpha": 0.25, "image_size": 32}, 10, rounds=1,
+                        repeats=2, warmup=1)
+    assert m["int8_bytes"] < m["float32_bytes"]
+    assert all(m[f"latency_ms {r}"] > 0 and m[f"threads {r}"] >= 1 for r in compare.RUNTIMES)
+
+
+def test_benchmark_script_prints_the_table_on_a_tiny_setting(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out_json = tmp_path / "rows.json"
+    env = dict(os.environ, MOBILECNN_THREADS="1")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compare.py"),
+                          "--architectures", "mobilenet_v1", "--classes", "--rounds", "1",
+                          "--repeats", "1", "--warmup", "0", "--json", str(out_json)],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["class"] for r in rows] == ["digits (trained)"]
+    line = next(l for l in out.stdout.splitlines() if l.startswith("digits (trained)"))
+    assert rows[0]["setting_text"] in line
+    assert f"{rows[0]['latency_ms TF Lite int8']:.2f}" in line
