@@ -133,3 +133,22 @@ def test_benchmark_script_prints_the_table_on_a_tiny_setting(tmp_path):
     line = next(l for l in out.stdout.splitlines() if l.startswith("digits (trained)"))
     assert rows[0]["setting_text"] in line
     assert f"{rows[0]['latency_ms TF Lite int8']:.2f}" in line
+
+
+def test_probe_nets_isolate_one_operator():
+    ops = {t: [n.op for n in compare.probe_net(t, (8, 8, 16)) if n.op != "input"]
+           for t in compare.PROBE_TAILS}
+    assert ops["none"] == ["conv"]
+    assert ops["hard_swish"] == ["conv", "hard_swish"] and ops["relu"] == ["conv", "relu"]
+    assert "multiply" in ops["squeeze_excite"] and ops["squeeze_excite"][0] == "conv"
+    with pytest.raises(ValueError, match="tail must be one of"):
+        compare.probe_net("gelu")
+
+
+def test_operator_probe_times_both_files():
+    pytest.importorskip("tensorflow")
+    rows = compare.operator_probe(("relu", "hard_swish"), (8, 8, 16), rounds=1, repeats=2)
+    assert [r["tail"] for r in rows] == ["relu", "hard_swish"]
+    for r in rows:
+        assert r["float32_us"] > 0 and r["int8_us"] > 0
+        assert r["speedup"] == pytest.approx(r["float32_us"] / r["int8_us"])

@@ -10,6 +10,8 @@
   (:func:`mobilecnn.latency.interleaved`).
 * :func:`table` does all of that for every architecture: the rows of the chapter's table and
   of ``benchmarks/compare.py``.
+* :func:`operator_probe` times single operators in float32 and int8 TF Lite, to find what makes
+  an int8 file slow.
 * :func:`pareto_front` finds the settings that no other beats on both axes.
   :func:`fits` and :class:`BudgetView` answer "which of these fit my budget?", in Python and on
   a static page.
@@ -163,6 +165,53 @@ def table(deploy_results: dict, names=None, classes=CLASSES, *, log=None, **timi
                    setting_text=setting_text(row["architecture"], row["setting"]))
         if log:
             log(row)
+    return rows
+
+
+PROBE_TAILS = ("none", "relu", "hard_sigmoid", "hard_swish", "squeeze_excite")
+"""What :func:`operator_probe` puts after its 1x1 convolution."""
+
+
+def probe_net(tail: str, shape: tuple = (28, 28, 96)):
+    """A 1x1 convolution on a ``shape`` map followed by ``tail`` (one of :data:`PROBE_TAILS`):
+    the smallest network that isolates one operator of MobileNet v3's blocks."""
+    from .architectures.mobilenet_v3 import squeeze_excite
+    from .graph import Net
+
+    if tail not in PROBE_TAILS:
+        raise ValueError(f"tail must be one of {', '.join(PROBE_TAILS)}, got {tail!r}")
+    net = Net(tuple(shape))
+    x = net.conv("input", shape[-1], 1, name="conv")
+    if tail == "squeeze_excite":
+        squeeze_excite(net, x, "probe_")
+    elif tail != "none":
+        getattr(net, tail)(x, name=tail)
+    return net
+
+
+def operator_probe(tails=PROBE_TAILS, shape: tuple = (28, 28, 96), *, rounds: int = 5,
+                   repeats: int = 20, seed: int = 0) -> list:
+    """Float32 against int8 TF Lite, one operator at a time: for each tail, :func:`probe_net`
+    is converted both ways (calibrated on random inputs in [-3, 3], hard-swish's bend) and the
+    two files are timed in turn on one thread. One dict per tail: ``tail``, ``float32_us``,
+    ``int8_us`` and ``speedup`` (float32 time over int8 time; below 1, int8 is slower)."""
+    import numpy as np
+
+    from . import deploy, keras_backend
+
+    rows = []
+    for tail in tails:
+        net = probe_net(tail, shape)
+        model = keras_backend.build(net, f"probe_{tail}")
+        images = np.random.default_rng(seed).uniform(-3, 3, size=(16, *net.input_shape))
+        files = deploy.convert_all(model, ("float32", "int8"),
+                                   representative_data=images.astype("float32"), cache=False)
+        t = latency.interleaved({m: (files[m], "tflite") for m in ("float32", "int8")},
+                                rounds=rounds, repeats=repeats, seed=seed, threads=1)
+        _release_keras(model)
+        rows.append({"tail": tail, "float32_us": 1e6 * t["float32"].median,
+                     "int8_us": 1e6 * t["int8"].median,
+                     "speedup": t["float32"].median / t["int8"].median})
     return rows
 
 
