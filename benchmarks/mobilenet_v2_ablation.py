@@ -55,6 +55,39 @@ def run_tasks(run, tasks, jobs: int):
         yield from pool.map(run, tasks)
 
 
+def sweep(run, todo, out: Path, script: str, argv, jobs: int, settings: dict, runs=(),
+          extra: dict | None = None, line=None) -> list:
+    """Run ``todo`` with :func:`run_tasks` and (re)write ``out`` after every finished run, so that
+    an interrupted sweep leaves its finished runs behind. ``runs`` are earlier runs to keep
+    (``--resume``); ``settings`` and ``extra`` go into the file (``settings`` gains the dataset
+    of the first run); ``line(run)`` prints one line per run at the end."""
+    start = time.perf_counter()
+    command = "MOBILECNN_THREADS={} .venv/bin/python benchmarks/{} {}".format(
+        os.environ["MOBILECNN_THREADS"], script,
+        " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    runs = list(runs)
+
+    def write(complete: bool) -> None:
+        report = {"command": command, "machine": machine(), "complete": complete,
+                  "threads_per_run": int(os.environ["MOBILECNN_THREADS"]), "jobs": jobs,
+                  "wall_seconds": round(time.perf_counter() - start, 1),
+                  "date": time.strftime("%Y-%m-%d"),
+                  "settings": {**settings, "dataset": runs[0]["dataset"] if runs else None},
+                  **(extra or {}), "runs": runs}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+
+    for result in run_tasks(run, todo, jobs):
+        runs.append(result)
+        write(complete=False)
+    write(complete=True)
+    for r in runs:
+        if line:
+            print(line(r), flush=True)
+    print(f"wrote {out} in {time.perf_counter() - start:.0f} s")
+    return runs
+
+
 def run_one(task: dict) -> dict:
     """Train one variant in one framework with one seed; return what the results file keeps."""
     from mobilecnn import book, train
@@ -102,32 +135,11 @@ def main(argv=None) -> Path:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     todo = tasks(args.frameworks, args.seeds, args.alpha, args.image_size, args.epochs,
                  args.subset)
-    start = time.perf_counter()
-    command = "MOBILECNN_THREADS={} .venv/bin/python benchmarks/mobilenet_v2_ablation.py {}".format(
-        os.environ["MOBILECNN_THREADS"], " ".join(argv if argv is not None else sys.argv[1:]))
-    runs: list = []
-
-    def write(complete: bool) -> None:
-        """(Re)write the results file; an interrupted sweep leaves its finished runs behind."""
-        report = {"command": command.strip(), "machine": machine(), "complete": complete,
-                  "threads_per_run": int(os.environ["MOBILECNN_THREADS"]), "jobs": args.jobs,
-                  "wall_seconds": round(time.perf_counter() - start, 1),
-                  "date": time.strftime("%Y-%m-%d"),
-                  "settings": {"alpha": args.alpha, "image_size": args.image_size,
-                               "epochs": args.epochs, "subset": args.subset,
-                               "dataset": runs[0]["dataset"] if runs else None},
-                  "runs": runs}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
-
-    for result in run_tasks(run_one, todo, args.jobs):
-        runs.append(result)
-        write(complete=False)
-    write(complete=True)
-    for r in runs:
-        print(f"{r['framework']:>5} {r['projection']:>6} {r['residual']:>4} seed {r['seed']}: "
-              f"{r['test_accuracy']:.3f} ({r['seconds']:.0f} s)", flush=True)
-    print(f"wrote {args.out} in {time.perf_counter() - start:.0f} s")
+    sweep(run_one, todo, args.out, "mobilenet_v2_ablation.py", argv, args.jobs,
+          {"alpha": args.alpha, "image_size": args.image_size, "epochs": args.epochs,
+           "subset": args.subset},
+          line=lambda r: (f"{r['framework']:>5} {r['projection']:>6} {r['residual']:>4} "
+                          f"seed {r['seed']}: {r['test_accuracy']:.3f} ({r['seconds']:.0f} s)"))
     return args.out
 
 

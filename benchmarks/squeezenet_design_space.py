@@ -25,12 +25,11 @@ import itertools
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from mobilenet_v2_ablation import machine, run_tasks  # noqa: E402  (shared with that sweep)
+from mobilenet_v2_ablation import sweep  # noqa: E402  (shared with that sweep)
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "squeezenet_design_space.json"
 SQUEEZE_RATIOS = (0.125, 0.5, 1.0)                  # Figure 2a, at pct3x3 = 0.5
@@ -129,40 +128,20 @@ def main(argv=None) -> Path:
     plan = studies(tuple(args.squeeze_ratios), tuple(args.pct3x3), tuple(args.bypasses))
     todo = tasks(plan, args.frameworks, args.seeds, args.version, args.image_size, args.epochs,
                  args.subset)
-    start = time.perf_counter()
-    command = ("MOBILECNN_THREADS={} .venv/bin/python benchmarks/squeezenet_design_space.py {}"
-               .format(os.environ["MOBILECNN_THREADS"],
-                       " ".join(argv if argv is not None else sys.argv[1:])))
     runs: list = []
     if args.resume and args.out.is_file():
         done = {task_key(r): r for r in json.loads(args.out.read_text())["runs"]}
         runs = [done[task_key(t)] for t in todo if task_key(t) in done]
         todo = [t for t in todo if task_key(t) not in done]
-
-    def write(complete: bool) -> None:
-        """(Re)write the results file; an interrupted sweep leaves its finished runs behind."""
-        report = {"command": command.strip(), "machine": machine(), "complete": complete,
-                  "threads_per_run": int(os.environ["MOBILECNN_THREADS"]), "jobs": args.jobs,
-                  "wall_seconds": round(time.perf_counter() - start, 1),
-                  "date": time.strftime("%Y-%m-%d"),
-                  "settings": {"version": args.version, "image_size": args.image_size,
-                               "epochs": args.epochs, "subset": args.subset,
-                               "seeds": args.seeds, "frameworks": args.frameworks,
-                               "dataset": runs[0]["dataset"] if runs else None},
-                  "studies": {name: [list(settings_key(s)) for s in points]
-                              for name, points in plan.items()},
-                  "runs": runs}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
-
-    for result in run_tasks(run_one, todo, args.jobs):
-        runs.append(result)
-        write(complete=False)
-    write(complete=True)
-    for r in runs:
-        print(f"{r['framework']:>5} SR {r['SR']:<5g} pct3x3 {r['pct3x3']:<5g} {r['bypass']:>7} "
-              f"seed {r['seed']}: {r['test_accuracy']:.3f} ({r['seconds']:.0f} s)", flush=True)
-    print(f"wrote {args.out} in {time.perf_counter() - start:.0f} s")
+    sweep(run_one, todo, args.out, "squeezenet_design_space.py", argv, args.jobs,
+          {"version": args.version, "image_size": args.image_size, "epochs": args.epochs,
+           "subset": args.subset, "seeds": args.seeds, "frameworks": args.frameworks},
+          runs=runs,
+          extra={"studies": {name: [list(settings_key(s)) for s in points]
+                             for name, points in plan.items()}},
+          line=lambda r: (f"{r['framework']:>5} SR {r['SR']:<5g} pct3x3 {r['pct3x3']:<5g} "
+                          f"{r['bypass']:>7} seed {r['seed']}: {r['test_accuracy']:.3f} "
+                          f"({r['seconds']:.0f} s)"))
     return args.out
 
 

@@ -20,6 +20,17 @@ def root():
     return ROOT
 
 
+def load_benchmark(name: str):
+    """``benchmarks/<name>.py`` imported as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}",
+                                                  ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pytest_configure(config):
     # TensorFlow and PyTorch each start thread pools; one thread each keeps two xdist workers
     # from oversubscribing a 2-core machine.

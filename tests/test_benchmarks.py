@@ -7,13 +7,13 @@ per process), so it is marked slow.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,7 @@ def script(root):
 
 @pytest.fixture(scope="module")
 def bench(script):
-    spec = importlib.util.spec_from_file_location("train_digits", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("train_digits")
 
 
 def run_quick(script, tmp_path, framework):

@@ -5,7 +5,6 @@ recipe at the start of this module (full mode whatever ``MOBILECNN_SMOKE`` says:
 between float and int8 means little on an untrained model) and exported once in both modes.
 """
 
-import importlib.util
 import json
 import os
 
@@ -17,6 +16,7 @@ import mobilecnn.data
 from mobilecnn import deploy, deploy_torch
 from mobilecnn.data import to_channels_first
 from test_deploy import IMAGE_SIZE, SEED, SMALL
+from conftest import load_benchmark
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
@@ -243,10 +243,7 @@ def test_pt2e_ptq_and_qat_run_in_onnx_runtime(run, files, data):
 
 @pytest.fixture(scope="module")
 def bench(root):
-    spec = importlib.util.spec_from_file_location("deploy_bench", root / "benchmarks" / "deploy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("deploy")
 
 
 def test_benchmark_settings_are_the_tests_small_settings(bench):

@@ -2,7 +2,6 @@
 fixed FLOPs, the memory-access model, the timers (Keras, PyTorch, TF Lite, per layer) and the
 benchmark script on a tiny setting."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 import mobilecnn
 from mobilecnn import costs, guidelines as G
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,10 +152,7 @@ def test_layer_times_cover_every_node_and_agree_with_the_profile():
 
 
 def test_benchmark_runs_on_a_tiny_setting(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "bench_guidelines", ROOT / "benchmarks" / "shufflenet_v2_guidelines.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("shufflenet_v2_guidelines")
     out = tmp_path / "result.json"
     bench.main(["--guidelines", "G1", "G3", "--scales", "1", "--size", "4", "--repeats", "2",
                 "--rounds", "1", "--frameworks", "torch", "tflite", "--out", str(out)])

@@ -3,7 +3,6 @@ convention and the ablation benchmark (run on a tiny setting)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 import mobilecnn
 from mobilecnn import experiments, memory, parity
 from mobilecnn.architectures import mobilenet_v2
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,11 +163,7 @@ def test_memory_arguments_are_checked():
 # ---- the benchmark, on a tiny setting -----------------------------------------------------------
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location(
-        "mobilenet_v2_ablation", ROOT / "benchmarks" / "mobilenet_v2_ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("mobilenet_v2_ablation")
 
 
 def test_ablation_script_writes_every_variant(tmp_path):

@@ -2,7 +2,6 @@
 their timing and int8 error), ``mobilecnn.search`` (the platform-aware reward, its kernel-free
 widget and the NetAdapt pieces) and a smoke run of ``benchmarks/mobilenet_v3.py``."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 import mobilecnn
 from mobilecnn import activations, search
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -157,10 +157,7 @@ def test_pruning_removes_exactly_the_dropped_channels():
 def test_benchmark_smoke(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("tensorflow")
-    spec = importlib.util.spec_from_file_location("mnv3_bench",
-                                                  ROOT / "benchmarks" / "mobilenet_v3.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("mobilenet_v3")
     out = bench.main(["--tiny", "--out", str(tmp_path / "r.json")])
     results = json.loads(out.read_text())
     assert set(results) == set(bench.PARTS)

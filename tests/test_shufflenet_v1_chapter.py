@@ -1,7 +1,6 @@
 """What the ShuffleNet v1 chapter relies on: the shuffle's permutation in both frameworks, the
 paper's unit-cost formulas, the ``shuffle`` metaparameter, the TF Lite timer and the benchmark."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 import mobilecnn
 from mobilecnn import costs, grouped
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,10 +110,7 @@ def test_unit_steps_say_what_the_paper_says():
 
 def test_benchmark_runs_on_a_tiny_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("MOBILECNN_SMOKE", "1")
-    spec = importlib.util.spec_from_file_location("bench_shufflenet_v1",
-                                                  ROOT / "benchmarks" / "shufflenet_v1.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("shufflenet_v1")
     out = tmp_path / "result.json"
     bench.main(["--seeds", "0", "--groups", "3", "--frameworks", "torch", "--conv-groups", "1",
                 "2", "--shape", "4", "4", "8", "--repeats", "2", "--rounds", "1",

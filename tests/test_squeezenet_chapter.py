@@ -1,7 +1,6 @@
 """What the SqueezeNet chapter relies on: magnitude pruning, the compression stand-in, the size
 arithmetic of Deep Compression, and the design-space benchmark on a tiny setting."""
 
-import importlib.util
 import json
 import zlib
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 import mobilecnn
 from mobilecnn import compress
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,11 +112,7 @@ def test_the_papers_arithmetic():
 # ---- the benchmark -------------------------------------------------------------------------------
 
 def _bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_squeezenet", ROOT / "benchmarks" / "squeezenet_design_space.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_benchmark("squeezenet_design_space")
 
 
 def test_benchmark_studies_share_their_common_points():

@@ -17,11 +17,11 @@ the float function.
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import latency
 from .deploy import affine_parameters, dequantize, quantize
 
 
@@ -92,13 +92,7 @@ def time_activation(name: str, elements: int = 1_000_000, repeats: int = 15,
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a whole number >= 1, got {repeats!r}")
     x = np.random.default_rng(seed).normal(0, 3, elements).astype(np.float32)
-    fn(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - start)
-    return ActivationTiming(name, elements, tuple(times))
+    return ActivationTiming(name, elements, latency.time_calls(lambda: fn(x), repeats, 1))
 
 
 @dataclass(frozen=True)
