@@ -311,7 +311,8 @@ class BudgetView:
                 f'<label>runtime <select data-budget="runtime">{menu}</select></label></div>'
                 f'<p class="mb-count"><span data-shows="count">{count}</span> of {len(self.rows)}'
                 f" settings fit; latencies measured on {html.escape(self.machine)}.</p>"
-                f'<table class="mb-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
+                f'<div class="mb-tablebox"><table class="mb-table"><thead>{head}</thead>'
+                f"<tbody>{body}</tbody></table></div>"
                 f'<script type="application/json" class="mb-data">{payload}</script>'
                 f'<script>{asset("budget.js")}</script></div>')
 

@@ -2,8 +2,9 @@
 
 Chapter 1 of the book builds single layers with :func:`single_layer`, reads their costs from the
 same :class:`~mobilecnn.graph.Node` properties the profiler adds up, and times them with
-:func:`mobilecnn.latency.measure` in Keras and in PyTorch. :func:`layer_table` prints any network the way the
-MobileNet paper prints its Table 1 (type / stride, filter shape, input size).
+:func:`mobilecnn.latency.measure` in Keras and in PyTorch. :func:`layer_table` prints any
+network the way the MobileNet paper prints its Table 1 (type / stride, filter shape, input
+size).
 
 Nothing here imports TensorFlow or PyTorch.
 """

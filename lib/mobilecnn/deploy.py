@@ -135,7 +135,8 @@ def convert_all(model, modes=MODES, representative_data=None, strip: bool = Fals
     key = _run_key(model) if cache else None
     model = _keras_model(model)
     if "int8" in modes:
-        representative_data = _check_representative(representative_data, model)
+        representative_data = check_representative(representative_data,
+                                                   model.inputs[0].shape[1:])
     paths = {mode: tflite_cache_path(key, model, mode, representative_data, strip)
              for mode in modes} if key else {}
     files = {mode: path.read_bytes() for mode, path in paths.items() if path.is_file()}
@@ -169,21 +170,31 @@ def tflite_cache_path(key: str, model, mode: str, representative_data=None,
     ``"int8"`` (other images calibrate other ranges), ``strip``, and the TensorFlow version (its
     converter writes the file).
     """
+    tf = sys.modules.get("tensorflow")
+    return cache_file("tflite", model.name, key, mode,
+                      f"{mode} strip={bool(strip)} tf={getattr(tf, '__version__', '')}",
+                      ((w.path, np.asarray(w)) for w in model.weights), representative_data)
+
+
+def cache_file(kind: str, name: str, key: str, mode: str, header: str, arrays,
+               representative_data=None) -> Path:
+    """``<cache_dir>/<kind>/<name>_<key>_<mode>_<hash>.<kind>``: the cache file of a converted
+    model (TF Lite here, ONNX in :mod:`mobilecnn.deploy_torch`). ``hash`` covers ``header``
+    (the mode, options and tool versions), every ``(name, array)`` of ``arrays`` (the weights as
+    they are now) and, for ``"int8"``, the representative data that calibrated it."""
     from .train import cache_dir
 
-    tf = sys.modules.get("tensorflow")
-    digest = hashlib.sha256(f"{mode} strip={bool(strip)} tf={getattr(tf, '__version__', '')}"
-                            .encode())
-    for weight in model.weights:
-        value = np.ascontiguousarray(np.asarray(weight))
-        digest.update(f"{weight.path} {value.dtype} {value.shape}".encode())
+    digest = hashlib.sha256(header.encode())
+    for array_name, value in arrays:
+        value = np.ascontiguousarray(value)
+        digest.update(f"{array_name} {value.dtype} {value.shape}".encode())
         digest.update(value.tobytes())
     if mode == "int8":
         data = np.ascontiguousarray(representative_data, dtype=np.float32)
         digest.update(f"representative {data.shape}".encode())
         digest.update(data.tobytes())
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", model.name)
-    return cache_dir() / "tflite" / f"{name}_{key}_{mode}_{digest.hexdigest()[:12]}.tflite"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    return cache_dir() / kind / f"{name}_{key}_{mode}_{digest.hexdigest()[:12]}.{kind}"
 
 
 def _convert_all(model, modes: tuple, representative_data, strip: bool) -> dict:
@@ -254,13 +265,15 @@ def _is_keras(model) -> bool:
         type(model).__module__.startswith(("keras", "tensorflow")) and hasattr(model, "export"))
 
 
-def _check_representative(data, model) -> np.ndarray:
+def check_representative(data, shape: tuple) -> np.ndarray:
+    """``data`` as float32 calibration images for a model with input ``shape`` (H, W, C), or a
+    ``ValueError`` that says what is needed."""
     if data is None:
         raise ValueError("mode 'int8' needs representative_data: an array of model inputs "
                          "(float images (N, H, W, C), e.g. a few hundred training images) to "
                          "calibrate the activation ranges")
     data = np.asarray(data, dtype=np.float32)
-    shape = tuple(model.inputs[0].shape[1:])
+    shape = tuple(shape)
     if data.ndim != 4 or data.shape[1:] != shape or len(data) == 0:
         dims = ", ".join(map(str, shape))
         raise ValueError(f"representative_data must be an array of shape (N, {dims}) with N >= 1, "
@@ -581,9 +594,9 @@ def evaluate(model, x, y, *, runs: int = 100, warmup: int = 10, batch_size: int 
     1. all of ``x`` is predicted in batches of ``batch_size`` (after one warm-up batch); the
        wall-clock time gives ``throughput`` and the predictions give ``accuracy``;
     2. after ``warmup`` untimed calls, ``runs`` single-image calls on ``x[0], x[1], ...`` (cycling)
-       are timed one by one (:func:`mobilecnn.latency.time_calls`); ``latency_ms`` is their median, which
-       shrugs off the occasional call that another process interrupted. A call goes from a float
-       image to a NumPy array of probabilities, including any quantization.
+       are timed one by one (:func:`mobilecnn.latency.time_calls`); ``latency_ms`` is their
+       median, which shrugs off the occasional call that another process interrupted. A call
+       goes from a float image to a NumPy array of probabilities, including any quantization.
 
     A Keras model is called as ``model(x, training=False)``, not ``model.predict(x)``. ``predict``
     is built for datasets: every call wraps its input in a data adapter, iterates over it with a

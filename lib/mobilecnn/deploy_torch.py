@@ -25,10 +25,8 @@ Nothing here imports PyTorch or ONNX Runtime at import time.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import re
 import tempfile
 import warnings
 from collections import Counter
@@ -80,7 +78,7 @@ def export_all(model, modes=MODES, representative_data=None, *, cache: bool = Tr
     key = model.key if cache and _is_train_result(model) else None
     module = _torch_module(model)
     if "int8" in modes:
-        representative_data = _check_representative(representative_data, module)
+        representative_data = deploy.check_representative(representative_data, module.input_shape)
     # int8 is quantized from the float file: look for that in the cache too
     needed = ("float32", *modes) if "int8" in modes else modes
     paths = {mode: onnx_cache_path(key, module, mode, representative_data)
@@ -165,20 +163,11 @@ def onnx_cache_path(key: str, module, mode: str, representative_data=None) -> Pa
     import onnxruntime
     import torch
 
-    from .train import cache_dir
-
-    digest = hashlib.sha256(f"{mode} torch={torch.__version__} ort={onnxruntime.__version__}"
-                            .encode())
-    for name, value in module.state_dict().items():
-        array = np.ascontiguousarray(value.detach().cpu().numpy())
-        digest.update(f"{name} {array.dtype} {array.shape}".encode())
-        digest.update(array.tobytes())
-    if mode == "int8":
-        data = np.ascontiguousarray(representative_data, dtype=np.float32)
-        digest.update(f"representative {data.shape}".encode())
-        digest.update(data.tobytes())
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", getattr(module, "arch", type(module).__name__))
-    return cache_dir() / "onnx" / f"{name}_{key}_{mode}_{digest.hexdigest()[:12]}.onnx"
+    return deploy.cache_file(
+        "onnx", getattr(module, "arch", type(module).__name__), key, mode,
+        f"{mode} torch={torch.__version__} ort={onnxruntime.__version__}",
+        ((n, v.detach().cpu().numpy()) for n, v in module.state_dict().items()),
+        representative_data)
 
 
 @contextlib.contextmanager
@@ -221,20 +210,6 @@ def _torch_module(model):
         raise ValueError(f"model must be a PyTorch module built by mobilecnn.torch_model (or a "
                          f"TrainResult of one), got {type(module).__name__}")
     return module
-
-
-def _check_representative(data, module) -> np.ndarray:
-    if data is None:
-        raise ValueError("mode 'int8' needs representative_data: an array of model inputs "
-                         "(float images (N, H, W, C), e.g. a few hundred training images) to "
-                         "calibrate the activation ranges")
-    data = np.asarray(data, dtype=np.float32)
-    shape = tuple(module.input_shape)
-    if data.ndim != 4 or data.shape[1:] != shape or len(data) == 0:
-        dims = ", ".join(map(str, shape))
-        raise ValueError(f"representative_data must be an array of shape (N, {dims}) with N >= 1, "
-                         f"got shape {data.shape}")
-    return data
 
 
 # ---- running ------------------------------------------------------------------------------------
@@ -428,7 +403,7 @@ def pt2e_int8(model, representative_data, x_train=None, y_train=None, *, epochs:
     from .train import RECIPE, batches
 
     module = _torch_module(model)
-    representative_data = _check_representative(representative_data, module)
+    representative_data = deploy.check_representative(representative_data, module.input_shape)
     qat = epochs > 0
     if qat and (x_train is None or y_train is None):
         raise ValueError("quantization-aware training (epochs > 0) needs x_train and y_train")
