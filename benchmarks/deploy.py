@@ -47,17 +47,10 @@ import numpy as np  # noqa: E402
 import mobilecnn  # noqa: E402
 from mobilecnn import book, data, deploy, deploy_torch, train  # noqa: E402
 
-SETTINGS = {
-    "mobilenet_v1": dict(alpha=0.25, image_size=32),
-    "mobilenet_v2": dict(alpha=0.35, image_size=32),
-    "mobilenet_v3_large": dict(alpha=0.35, image_size=32),
-    "mobilenet_v3_small": dict(alpha=0.35, image_size=32),
-    "squeezenet": dict(version="1.0", image_size=40),   # chapter 4's (see above)
-    "squeezenext": dict(width=1.0, layout="23", image_size=32),
-    "shufflenet_v1": dict(groups=3, scale=0.25, image_size=32),
-    "shufflenet_v2": dict(scale=0.5, image_size=32),
-}
-"""``tests/test_deploy.py``'s ``SMALL`` but for SqueezeNet (a test checks it)."""
+TRAINED = {"squeezenet": dict(version="1.0", image_size=40)}   # chapter 4's (see above)
+SETTINGS = {name: TRAINED.get(name, mobilecnn.architectures.get(name).smoke_setting)
+            for name in mobilecnn.list_architectures()}
+"""Every architecture's small setting (``Architecture.smoke``), but SqueezeNet's: the chapter's."""
 
 QAT_ARCHITECTURES = ("mobilenet_v1", "squeezenext")
 QAT_EPOCHS = 2

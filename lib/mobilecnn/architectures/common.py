@@ -215,7 +215,14 @@ class Architecture:
     base_resolution: int = BASE_RESOLUTION
     min_resolution: int = MIN_RESOLUTION
     order: int = 100                # place in listings: the book's chapter order
+    smoke: tuple = ()               # ((metaparameter, value), ...): the small setting tests and
+                                    # benchmarks build (fast, yet every op kind of the network)
 
     @property
     def defaults(self) -> dict:
         return {m.name: m.default for m in self.metaparameters}
+
+    @property
+    def smoke_setting(self) -> dict:
+        """The architecture's small setting (metaparameters plus ``image_size``), as a new dict."""
+        return dict(self.smoke)

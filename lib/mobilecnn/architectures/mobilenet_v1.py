@@ -148,4 +148,5 @@ ARCHITECTURE = Architecture(
     color="#1f77b4",
     published=PUBLISHED,
     order=1,
+    smoke=(("alpha", 0.25), ("image_size", 32)),
 )

@@ -169,4 +169,5 @@ ARCHITECTURE = Architecture(
     color="#ff7f0e",
     published=PUBLISHED,
     order=2,
+    smoke=(("alpha", 0.35), ("image_size", 32)),
 )

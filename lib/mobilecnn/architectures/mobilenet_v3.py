@@ -279,6 +279,7 @@ def _architecture(model, table, published, color, order):
         color=color,
         published=published,
         order=order,
+        smoke=(("alpha", 0.35), ("image_size", 32)),   # hard-swish, squeeze-and-excite
     )
 
 

@@ -219,4 +219,5 @@ ARCHITECTURE = Architecture(
     color="#d62728",
     published=PUBLISHED,
     order=4,
+    smoke=(("groups", 3), ("scale", 0.25), ("image_size", 32))   # ChannelShuffle, grouped convs,
 )

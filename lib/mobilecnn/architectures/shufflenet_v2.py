@@ -192,4 +192,5 @@ ARCHITECTURE = Architecture(
     color="#e377c2",
     published=PUBLISHED,
     order=8,
+    smoke=(("scale", 0.5), ("image_size", 32))   # ChannelSlice,
 )

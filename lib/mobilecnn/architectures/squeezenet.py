@@ -298,4 +298,5 @@ ARCHITECTURE = Architecture(
     published=PUBLISHED,
     base_resolution=BASE_RESOLUTION,
     order=3,
+    smoke=(("version", "1.0"), ("bypass", "complex"), ("image_size", 48)),
 )

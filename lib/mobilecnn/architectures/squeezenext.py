@@ -134,4 +134,5 @@ ARCHITECTURE = Architecture(
     published=PUBLISHED,
     base_resolution=BASE_RESOLUTION,
     order=9,
+    smoke=(("width", 1.0), ("layout", "23"), ("image_size", 32))   # (3, 1) and (1, 3) kernels,
 )
