@@ -96,7 +96,7 @@ def composed_connectivity(net: Net, block: str) -> np.ndarray:
     (batch norm, activations) reading the block's input or each other; anything else raises
     ``ValueError``.
     """
-    nodes = [n for n in net if n.block == block]
+    nodes = [n for n in net if n.block == block and n.op != "input"]
     if not nodes:
         raise ValueError(f"block={block!r} is not a block of this network")
     paths = {nodes[0].inputs[0]: np.eye(nodes[0].in_shape[-1], dtype=np.int64)}
