@@ -71,9 +71,11 @@ def test_unknown_block_names_it():
 
 @pytest.mark.parametrize("name, block, meta, size", [
     ("mobilenet_v3_large", "expanded_conv_14", {}, (9, 4.2)),
-    ("squeezenext", "stage2_unit1", {}, (9, 3.9)),
-    ("squeezenext", "stage2_unit2", {}, (9, 3.3)),
-    ("mobilenet_v2", "block_2", {}, (9, 3.4)),
+    ("squeezenext", "stage2_unit1", {}, (9, 3.6)),      # chapter 7: three panels of 9 x 10.8
+    ("squeezenext", "stage2_unit2", {}, (9, 3.6)),
+    ("mobilenet_v2", "block_2", {}, (8, 2.8)),          # chapter 3: two panels of 8 x 5.6
+    ("mobilenet_v2", "block_1", {}, (8, 2.8)),
+    ("squeezenext", "stage2_unit1", {"layout": "23v5"}, (9, 3.6)),
 ])
 def test_no_two_texts_overlap(name, block, meta, size):
     # at the sizes the chapters draw them: every text's rendered extent is disjoint
