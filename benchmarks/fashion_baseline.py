@@ -9,9 +9,14 @@ kept in the results file (one character per test image, the predicted class 0-9,
 order), so any two runs can be compared image by image (:func:`mobilecnn.stats.verdict`). The
 summary gives each architecture and framework's mean test accuracy with its 95% Student-t
 interval over the seeds (:func:`mobilecnn.stats.mean_interval`), and for each architecture
-McNemar's verdict on Keras against PyTorch (seed 0 of each).
+Keras against PyTorch twice: as training settings, paired by seed (the same seed gives both
+frameworks the same images in the same order, :func:`mobilecnn.stats.seed_difference`), and as
+two trained models, McNemar's verdict on seed 0's predictions (:func:`mobilecnn.stats.verdict`).
+The two answer different questions: the second finds "significant" differences that are only
+seed-to-seed variation of a short schedule, which the first shows as such.
 
     nice .venv/bin/python benchmarks/fashion_baseline.py            # the committed results
+    .venv/bin/python benchmarks/fashion_baseline.py --summarize     # redo the summary only
     .venv/bin/python benchmarks/fashion_baseline.py --smoke --out /tmp/f.json   # a smoke test
 
 Two epochs (314 optimizer steps of 64 images) is what the time budget allowed: on the shared
@@ -68,11 +73,13 @@ PUBLISHED = [
 ]
 COMPARABLE = (
     "Not like for like. The published rows train on all 60,000 images at 28x28 for many epochs "
-    "(SqueezeNet: 200) with their own recipes; these runs train on a stratified 10,000 for a few "
-    "epochs, upsampled to 32 pixels (SqueezeNet to its minimum input), with the book's recipe "
-    "(2-pixel shifts, no flips). Each published row is one run without a spread. What is "
-    "comparable is the order of magnitude and the ranking against the simple baselines of the "
-    "same table (a 2-convolution network: 91.6%; people: 83.5%)."
+    "(SqueezeNet: 200) with their own recipes, one run each without a spread; these runs train "
+    "on a stratified 10,000 for 2 epochs (314 steps of 64 images, the time budget's choice), "
+    "upsampled to 32 pixels, with the book's recipe (2-pixel shifts, no flips), and stop far "
+    "from convergence: 63-75%, below the table's 2-convolution network (91.6%) and its human "
+    "labellers (83.5%). What the table does say is how far a short schedule is from what the "
+    "same families reach when trained fully: MobileNet 95.0% against 75%, SqueezeNet 90.0% "
+    "against 63-66%. A chapter that needs converged accuracies must train longer."
 )
 
 
@@ -127,7 +134,7 @@ def summarize(runs: list, y_test) -> dict:
 
     from mobilecnn import stats
 
-    rows, versus = [], []
+    rows, versus, settings = [], [], []
     key = lambda r: (r["name"], r["framework"])       # noqa: E731
     for (name, framework), group in itertools.groupby(sorted(runs, key=key), key=key):
         group = sorted(group, key=lambda r: r["seed"])
@@ -151,7 +158,23 @@ def summarize(runs: list, y_test) -> dict:
             v = stats.verdict(correct["keras"], correct["torch"], f"{name} in Keras",
                               f"{name} in PyTorch")
             versus.append({"name": name, "seed": pair["keras"]["seed"], **v.as_dict()})
-    return {"rows": rows, "keras_vs_torch": versus}
+        by_seed = {fw: {r["seed"]: r["test_accuracy"] for r in runs
+                        if r["name"] == name and r["framework"] == fw} for fw in ("keras", "torch")}
+        seeds = sorted(by_seed["keras"].keys() & by_seed["torch"].keys())
+        if len(seeds) >= 2:
+            d = stats.seed_difference([by_seed["keras"][s] for s in seeds],
+                                      [by_seed["torch"][s] for s in seeds],
+                                      f"{name} in Keras", f"{name} in PyTorch")
+            settings.append({"name": name, "seeds": seeds, "differences": d.differences,
+                             "mean": d.interval.mean, "low": d.interval.low,
+                             "high": d.interval.high, "significant": d.significant,
+                             "sentence": d.sentence})
+    return {"rows": rows, "keras_vs_torch_by_seed": settings,
+            "keras_vs_torch_models": versus,
+            "note": "keras_vs_torch_models compares two trained models (one seed each) on the "
+                    "same 10,000 test images; keras_vs_torch_by_seed compares the two frameworks' "
+                    "training, paired by seed. Only the second is a statement about the "
+                    "frameworks."}
 
 
 def print_table(summary: dict) -> None:
@@ -163,8 +186,12 @@ def print_table(summary: dict) -> None:
         seeds = " ".join(f"{a:.2%}" for a in r["test_accuracies"])
         print(f"{r['name']:<14} {meta:<16} {r['image_size']:>3} {r['framework']:<9} "
               f"{r['epochs']:>6} {ci:>30}  {seeds}")
-    for v in summary["keras_vs_torch"]:
-        print(f"seed {v['seed']}: {v['sentence']}")
+    print("Keras against PyTorch, as training settings (paired by seed):")
+    for v in summary["keras_vs_torch_by_seed"]:
+        print(f"  {v['sentence']}")
+    print("Keras against PyTorch, as two trained models (seed 0 each, same test images):")
+    for v in summary["keras_vs_torch_models"]:
+        print(f"  {v['sentence']}")
 
 
 def main(argv=None) -> Path:
@@ -179,7 +206,11 @@ def main(argv=None) -> Path:
     parser.add_argument("--smoke", action="store_true",
                         help="one thin MobileNet, one epoch on 256 images, two seeds: a smoke test")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--summarize", action="store_true",
+                        help="recompute the summary of the runs already in --out; train nothing")
     args = parser.parse_args(argv)
+    if args.summarize:
+        return write_summary(args.out, json.loads(args.out.read_text())["runs"])
 
     os.environ.setdefault("MOBILECNN_THREADS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -204,12 +235,17 @@ def main(argv=None) -> Path:
                  line=lambda r: (f"{r['name']:>14} {r['framework']:>5} seed {r['seed']}: "
                                  f"{r['test_accuracy']:.4f} ({r['seconds']:.0f} s"
                                  f"{', cached' if r['cached'] else ''})"))
+    return write_summary(args.out, runs)
+
+
+def write_summary(out: Path, runs: list) -> Path:
+    """Add the summary and the published comparison to the results file ``out``."""
     summary = summarize(runs, labels())
-    report = json.loads(args.out.read_text())
+    report = json.loads(out.read_text())
     report.update(summary=summary, published=PUBLISHED, comparable=COMPARABLE)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    out.write_text(json.dumps(report, indent=1) + "\n")
     print_table(summary)
-    return args.out
+    return out
 
 
 if __name__ == "__main__":

@@ -140,3 +140,23 @@ def test_correct_from_scores_or_labels():
     scores = np.array([[0.9, 0.1, 0], [0.2, 0.3, 0.5], [0.6, 0.4, 0]])
     assert stats.correct(scores, labels).tolist() == [True, True, False]
     assert stats.correct([0, 1, 1], labels).tolist() == [True, False, True]
+
+
+def test_seed_difference_paired_t():
+    a = [0.70, 0.75, 0.72]
+    same_shift = stats.seed_difference(a, [x + 0.02 for x in a], "old", "new")
+    # Every seed gains exactly 2 points: sd 0, the interval is the point itself (to rounding).
+    assert same_shift.significant and same_shift.better == "new"
+    assert same_shift.interval.mean == pytest.approx(0.02)
+    assert same_shift.sentence.startswith("new trains more accurate networks than old, by 2.0")
+    noisy = stats.seed_difference(a, [0.74, 0.71, 0.73], "old", "new")
+    # differences +4, -4, +1 points: mean +0.33, sd 4.04, half 4.30 * 4.04 / sqrt(3) = 10.0
+    assert not noisy.significant and noisy.better is None
+    assert noisy.interval.half == pytest.approx(stats.t_quantile(0.975, 2)
+                                                * np.std([0.04, -0.04, 0.01], ddof=1)
+                                                / math.sqrt(3))
+    assert noisy.sentence.startswith("no difference we can detect between old and new")
+    with pytest.raises(ValueError, match="one value per seed"):
+        stats.seed_difference([0.7, 0.8], [0.7])
+    with pytest.raises(ValueError, match="values must hold at least 2"):
+        stats.seed_difference([0.7], [0.8])

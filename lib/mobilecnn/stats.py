@@ -13,6 +13,11 @@ Three questions, three tools:
   ``(b + c, 1/2)``, and the two-sided p-value is twice the smaller tail (at most 1).
   :func:`paired_bootstrap` gives an interval for the accuracy difference by resampling test
   images (with replacement, the same images for both, seeded).
+* **Does setting B train better networks than setting A?** :func:`verdict` compares two
+  *trained models*; two runs of the same setting with different seeds already differ by
+  several points on Fashion-MNIST after a short schedule, and McNemar calls that significant
+  (it is: those two models differ). To compare two *settings*, train each with the same seeds
+  and use :func:`seed_difference`: the per-seed differences, their mean and Student-t interval.
 * **What do we say?** :func:`verdict` runs both and returns a :class:`Verdict` whose
   ``sentence`` reads "B is more accurate than A by 1.2 points (95% CI 0.4 to 2.0, McNemar
   p = 0.003)", or "no difference we can detect between A and B (...)" when McNemar's p is not
@@ -229,3 +234,46 @@ def verdict(correct_a, correct_b, a: str = "A", b: str = "B", alpha: float = ALP
     return Verdict(a, b, float(ca.mean()), float(cb.mean()), diff, low, high, test.p,
                    test.only_a, test.only_b, test.n, significant, better, confidence, alpha,
                    sentence)
+
+
+@dataclass(frozen=True)
+class SeedDifference:
+    """Setting B minus setting A, paired by seed: ``interval`` of the per-seed differences of
+    accuracy; ``significant`` when it excludes 0; ``sentence`` says so in points."""
+
+    a: str
+    b: str
+    differences: tuple
+    interval: Interval
+    significant: bool
+    better: str | None
+    sentence: str
+
+
+def seed_difference(accuracies_a, accuracies_b, a: str = "A", b: str = "B",
+                    confidence: float = CONFIDENCE) -> SeedDifference:
+    """Compare two training settings run with the same seeds (``accuracies_a[i]`` and
+    ``accuracies_b[i]`` from seed ``i``): the mean per-seed difference B - A and its Student-t
+    interval (a paired t-test at level ``1 - confidence``)."""
+    xa = np.asarray(accuracies_a, dtype=np.float64).ravel()
+    xb = np.asarray(accuracies_b, dtype=np.float64).ravel()
+    if len(xa) != len(xb):
+        raise ValueError(f"accuracies_a and accuracies_b must hold one value per seed, the same "
+                         f"seeds, got {len(xa)} and {len(xb)}")
+    interval = mean_interval(xb - xa, confidence)
+    significant = interval.low > 0 or interval.high < 0
+    ci = (f"{confidence:.0%} CI {interval.low * 100:.1f} to {interval.high * 100:.1f} over "
+          f"{interval.n} seeds")
+    if significant:
+        better, worse = (b, a) if interval.mean > 0 else (a, b)
+        if interval.mean < 0:
+            ci = (f"{confidence:.0%} CI {-interval.high * 100:.1f} to "
+                  f"{-interval.low * 100:.1f} over {interval.n} seeds")
+        sentence = (f"{better} trains more accurate networks than {worse}, by "
+                    f"{abs(interval.mean) * 100:.1f} points ({ci})")
+    else:
+        better = None
+        sentence = (f"no difference we can detect between {a} and {b} ({b} - {a} = "
+                    f"{interval.mean * 100:+.1f} points, {ci})")
+    return SeedDifference(a, b, tuple(float(d) for d in xb - xa), interval, significant, better,
+                          sentence)
