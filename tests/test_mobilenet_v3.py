@@ -78,8 +78,15 @@ def test_outputs_equal_keras_applications(name, alpha, minimalistic, size):
     a = keras.Model(ours.input, ours.get_layer("logits").output)(x, training=False).numpy()
     b = keras.Model(ref.input, ref.get_layer("logits").output)(x, training=False).numpy()
     assert a.shape == b.shape == (3, 1, 1, 10)
-    assert np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(b).max())
-    assert np.abs(ours(x).numpy() - ref(x).numpy()).max() < 1e-5
+    # Two float32 graphs of the same function (explicit padding against "same", other op
+    # orders): they differ by float32 rounding, which parity.rounding_tolerance bounds from each
+    # layer's accumulation length (randomize_keras keeps every layer at unit scale).
+    scale = max(1.0, np.abs(b).max())
+    tolerance = parity.rounding_tolerance(mobilecnn.profile(
+        name, alpha=alpha, minimalistic=minimalistic, image_size=size, num_classes=10))
+    assert np.abs(a - b).max() <= tolerance * scale
+    # softmax moves by at most half its input's change (max norm); the rest is its own rounding
+    assert np.abs(ours(x).numpy() - ref(x).numpy()).max() <= tolerance * scale
     # every stride-2 depthwise layer has the reference's output size
     for layer in ref.layers:
         if layer.name.endswith("depthwise") and layer.name in ours_w:
