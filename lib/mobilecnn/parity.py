@@ -174,13 +174,15 @@ def _channels_last(t) -> tuple:
 
 
 def check(name: str, *, seed: int = 0, batch: int = 2, tolerance: float | None = None,
-          **metaparams) -> Parity:
+          float64: bool = False, **metaparams) -> Parity:
     """Build ``name`` at ``metaparams`` in Keras and PyTorch and compare all three views.
 
     ``tolerance`` bounds the logits' difference relative to the largest logit; by default
     :func:`rounding_tolerance` of the network, what float32 rounding explains. The
     probabilities may differ by ``tolerance`` times the logits' scale: softmax changes by at
-    most half its input's change (max norm), and its own rounding is a few eps.
+    most half its input's change (max norm), and its own rounding is a few eps. With
+    ``float64=True`` both float32 runs are also compared with a float64 run of the PyTorch
+    model (the exact function, to float32's precision), against the same tolerance.
 
     Never raises on a disagreement (call :meth:`Parity.assert_ok` for that); bad metaparameters
     raise the profiler's ``ValueError`` before anything is built.
@@ -235,5 +237,12 @@ def check(name: str, *, seed: int = 0, batch: int = 2, tolerance: float | None =
                  logit_diff < tolerance))
     rows.append(("probabilities (max difference)", None, 0.0, prob_diff,
                  prob_diff < tolerance * scale))
+    if float64:
+        with torch.no_grad():
+            exact = tm.double().feature_maps(xt.double())[tm.nodes[-1].inputs[0]].numpy()
+        tm.float()
+        k64, t64 = (float(np.abs(v - exact).max() / scale) for v in (k_logits, t_logits))
+        rows.append(("logits against float64 (max relative difference)", None, k64, t64,
+                     max(k64, t64) < tolerance))
     return Parity(name, p.metaparams, tuple(rows), len(p.layers), tuple(mismatches), logit_diff,
                   prob_diff, tolerance)
