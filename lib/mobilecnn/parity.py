@@ -53,6 +53,22 @@ def rounding_tolerance(p) -> float:
     return ROUNDING_SAFETY * FLOAT32_EPS * float(np.sqrt(max(terms, 1.0)))
 
 
+FLOAT16_UNIT_ROUNDOFF = 2.0 ** -11   # float16 has 10 stored fraction bits
+
+
+def float16_weight_tolerance(p) -> float:
+    """The largest change of the logits, relative to the largest, that storing the weights of
+    network ``p`` in float16 explains (TF Lite's float16 mode; activations stay float32).
+
+    Each weight is rounded once, by at most 2**-11 of itself, independently: a layer's output,
+    a sum of products with independently perturbed weights, moves by about 2**-11 of its own
+    scale whatever its length. With unit-scale layers (:func:`randomize_keras`) the layers'
+    errors add in quadrature, ``sqrt(layers) * 2**-11``, times :data:`ROUNDING_SAFETY`.
+    """
+    weighted = sum(1 for row in p.layers if row.macs)
+    return ROUNDING_SAFETY * FLOAT16_UNIT_ROUNDOFF * float(np.sqrt(weighted))
+
+
 def _elements(shape) -> int:
     return int(np.prod(shape))
 
