@@ -132,7 +132,7 @@ def randomize_keras(model, seed: int = 0) -> None:
             return call(inputs, *args, **kwargs)
         return calibrate
 
-    images = rng.random((8,) + tuple(model.input.shape[1:])).astype("float32")
+    images = rng.random((4,) + tuple(model.input.shape[1:])).astype("float32")
     for layer in norms:
         layer.call = calibrating(layer)        # instance attribute: shadows the class's call
     try:
