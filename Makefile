@@ -39,7 +39,7 @@ book: $(STAMP) data
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP) browser data
-	TF_CPP_MIN_LOG_LEVEL=2 MOBILECNN_SMOKE=1 MOBILECNN_THREADS=1 $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests --nbmake chapters
+	TF_CPP_MIN_LOG_LEVEL=2 MOBILECNN_SMOKE=1 MOBILECNN_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q -p no:cacheprovider tests --nbmake chapters
 
 PORT ?= 8000
 serve:
