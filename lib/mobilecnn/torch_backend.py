@@ -31,17 +31,19 @@ class ChannelShuffle(nn.Module):
 
 
 class Padded(nn.Module):
-    """Zero-pad (top, bottom, left, right) then apply ``inner``; symmetric padding goes into
-    ``inner`` itself when it can, so the common case costs nothing extra."""
+    """Pad (top, bottom, left, right) with ``value`` (zeros; minus infinity before a max pool)
+    then apply ``inner``; symmetric padding goes into ``inner`` itself when it can, so the
+    common case costs nothing extra."""
 
-    def __init__(self, inner: nn.Module, pad: tuple):
+    def __init__(self, inner: nn.Module, pad: tuple, value: float = 0.0):
         super().__init__()
         self.inner = inner
+        self.value = value
         top, bottom, left, right = pad
         self.pad = (left, right, top, bottom)  # F.pad order: last axis first
 
     def forward(self, x):
-        return self.inner(F.pad(x, self.pad))
+        return self.inner(F.pad(x, self.pad, value=self.value))
 
 
 def _windowed(node: Node, make) -> nn.Module:
@@ -49,6 +51,23 @@ def _windowed(node: Node, make) -> nn.Module:
     if top == bottom and left == right:
         return make((top, left))
     return Padded(make(0), node.attr("pad"))
+
+
+def _maxpool(node: Node, a) -> nn.Module:
+    """Max pooling whose padded entries never win (see :mod:`mobilecnn.graph`): PyTorch's own
+    padding when it is symmetric and at most half the window, else minus-infinity padding."""
+    top, bottom, left, right = a["pad"]
+    kh, kw = a["kernel"]
+    if top == bottom <= kh // 2 and left == right <= kw // 2:
+        return nn.MaxPool2d(a["kernel"], a["stride"], (top, left))
+    return Padded(nn.MaxPool2d(a["kernel"], a["stride"]), a["pad"], float("-inf"))
+
+
+class Flatten(nn.Module):
+    """(N, C, H, W) -> (N, H * W * C) in channels-last order, as Keras' ``Flatten``."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1).flatten(1)
 
 
 class Add(nn.Module):
@@ -117,12 +136,13 @@ MODULES = {
                                       momentum=1 - a["momentum"]),
     "relu": lambda n, a: nn.ReLU(),
     "relu6": lambda n, a: nn.ReLU6(),
+    "leaky_relu": lambda n, a: nn.LeakyReLU(a["negative_slope"]),
     "hard_sigmoid": lambda n, a: nn.Hardsigmoid(),
     "hard_swish": lambda n, a: nn.Hardswish(),
-    "maxpool": lambda n, a: Padded(nn.MaxPool2d(a["kernel"], a["stride"]), a["pad"]),
+    "maxpool": _maxpool,
     "avgpool": lambda n, a: Padded(nn.AvgPool2d(a["kernel"], a["stride"]), a["pad"]),
     "gap": lambda n, a: GlobalPool(a["keepdims"]),
-    "flatten": lambda n, a: nn.Flatten(1),
+    "flatten": lambda n, a: Flatten(),
     "dropout": lambda n, a: nn.Dropout(a["rate"]),
     "softmax": lambda n, a: nn.Softmax(dim=1),
     "channel_shuffle": lambda n, a: ChannelShuffle(a["groups"]),

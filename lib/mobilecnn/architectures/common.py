@@ -200,7 +200,9 @@ class Architecture:
     whose input is already sized from ``rho``). ``width`` names the metaparameter that thins
     every layer (MobileNet's alpha, ShuffleNet's scale), or is ``None``; the papers' rule of thumb
     says parameters grow with its square. ``base_resolution`` is the paper's input size (rho = 1).
-    ``published`` holds the paper's figures that the tests and chapters compare against.
+    ``published`` holds the paper's figures that the tests and chapters compare against; where
+    none can be verified (a paper that prints its tables only as images the sources do not
+    transcribe), ``published_note`` says so and ``published`` stays empty.
     """
 
     name: str
@@ -215,6 +217,7 @@ class Architecture:
     base_resolution: int = BASE_RESOLUTION
     min_resolution: int = MIN_RESOLUTION
     order: int = 100                # place in listings: the book's chapter order
+    published_note: str = ""        # why ``published`` is empty (nothing could be verified)
     smoke: tuple = ()               # ((metaparameter, value), ...): the small setting tests and
                                     # benchmarks build (fast, yet every op kind of the network)
 
