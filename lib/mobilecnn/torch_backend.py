@@ -53,13 +53,30 @@ def _windowed(node: Node, make) -> nn.Module:
     return Padded(make(0), node.attr("pad"))
 
 
+def _ceil_mode_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """PyTorch's pooled length with ``ceil_mode=True`` (a last window may hang over the end,
+    but must start inside the input or its leading padding)."""
+    out = -(-(size + 2 * pad - kernel) // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + pad else out
+
+
 def _maxpool(node: Node, a) -> nn.Module:
-    """Max pooling whose padded entries never win (see :mod:`mobilecnn.graph`): PyTorch's own
-    padding when it is symmetric and at most half the window, else minus-infinity padding."""
+    """Max pooling whose padded entries never win (see :mod:`mobilecnn.graph`), with PyTorch's
+    own padding: symmetric padding as ``padding``; more at the bottom or right (TensorFlow's
+    ``"same"`` with stride 2 on an even size) as ``ceil_mode``, whose last window hangs over
+    the end and ignores what lies beyond, exactly the windows of the node's padding. Only other
+    paddings get explicit minus-infinity values (which ONNX Runtime's int8 calibration cannot
+    range; no network of the book has one)."""
     top, bottom, left, right = a["pad"]
-    kh, kw = a["kernel"]
-    if top == bottom <= kh // 2 and left == right <= kw // 2:
-        return nn.MaxPool2d(a["kernel"], a["stride"], (top, left))
+    (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+    h, w, _ = node.in_shape
+    ho, wo, _ = node.out_shape
+    if top <= kh // 2 and left <= kw // 2:
+        if top == bottom and left == right:
+            return nn.MaxPool2d(a["kernel"], a["stride"], (top, left))
+        if (top <= bottom and left <= right and _ceil_mode_size(h, kh, sh, top) == ho
+                and _ceil_mode_size(w, kw, sw, left) == wo):
+            return nn.MaxPool2d(a["kernel"], a["stride"], (top, left), ceil_mode=True)
     return Padded(nn.MaxPool2d(a["kernel"], a["stride"]), a["pad"], float("-inf"))
 
 
