@@ -279,7 +279,7 @@ def main(argv=None):
         print("smoke run (MOBILECNN_SMOKE=1): the accuracies are not results")
     command = ("MOBILECNN_THREADS=1 python benchmarks/deploy.py"
                + (" " + " ".join(argv if argv is not None else sys.argv[1:])))
-    updates = []
+    updates, measured_on, measured = [], machine(), datetime.date.today().isoformat()
     if args.update and args.out.is_file():
         old = json.loads(args.out.read_text())
         mine = set(args.architectures)
@@ -289,18 +289,19 @@ def main(argv=None):
         qat_results = ([q for q in old["qat"] if q["architecture"] not in mine]
                        + qat_results)
         updates = old.get("updates", []) + [{"architectures": sorted(mine), "command": command,
-                                             "date": datetime.date.today().isoformat()}]
-        command = old["command"]
+                                             "date": measured, "machine": measured_on}]
+        # the document's command, date and machine stay those of the full run
+        command, measured, measured_on = old["command"], old["date"], old["machine"]
         order = list(SETTINGS).index
         rows.sort(key=lambda r: order(r["architecture"]))
         results.sort(key=lambda c: order(c["architecture"]))
         trained = dict(sorted(trained.items(), key=lambda item: order(item[0])))
     document = {
         "command": command.strip(), "updates": updates,
-        "machine": machine(), "threads": threads,
+        "machine": measured_on, "threads": threads,
         "threads_note": "LiteRT and ONNX Runtime on 1 thread each; Keras and PyTorch on "
                         "MOBILECNN_THREADS threads",
-        "date": datetime.date.today().isoformat(), "versions": versions(), "smoke": smoke,
+        "date": measured, "versions": versions(), "smoke": smoke,
         "calibration_images": CALIBRATION, "accuracy_points": ACCURACY_POINTS,
         "trained": trained, "rows": rows, "checks": results, "qat": qat_results}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -220,7 +220,7 @@ def test_every_slider_setting_profiles_or_explains_itself():
                 assert str(err).startswith("rho="), (name, meta, err)
                 continue
             assert p.macs > 0 and p.params > 0
-            assert p.layers[-1].output_shape == (1000,)
+            assert p.layers[-1].output_shape == (mobilecnn.architecture(name).defaults["num_classes"],)
 
 
 # ---- peak activation memory -------------------------------------------------------------------
