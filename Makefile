@@ -23,7 +23,8 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser test"; fi; }
 
-# Chapters run first in parallel (one kernel per core, one thread each) into the execution cache;
+# Chapters run first in parallel (one kernel per core, one thread each) into the execution cache,
+# then the pages that time things one at a time (tools/execute_notebooks.py says how);
 # the build then renders them. A chapter that fails there runs again inside the build, which
 # shows its traceback and fails.
 book: $(STAMP)

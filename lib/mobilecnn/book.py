@@ -128,6 +128,24 @@ def machine() -> dict:
     return info
 
 
+TIMED_ALONE = "MOBILECNN_TIMED_ALONE"
+
+
+def timing_conditions() -> str:
+    """One sentence a page that times things prints next to its timings: the machine, the
+    threads the frameworks may use (``MOBILECNN_THREADS``, or all cores when it is unset, as
+    :func:`setup` leaves them) and whether the page ran alone. ``tools/execute_notebooks.py``
+    runs such pages one at a time after the others and sets ``MOBILECNN_TIMED_ALONE=1``;
+    anywhere else (Jupyter, the tests, a build that executes the page itself) nothing says
+    that no other work shared the machine, and the sentence says so."""
+    threads = int(os.environ.get("MOBILECNN_THREADS", "0") or 0) or os.cpu_count() or 1
+    where = f"Timed on {machine()['text']}, {threads} thread{'s' if threads != 1 else ''}"
+    if os.environ.get(TIMED_ALONE) == "1":
+        return where + ", with no other notebook executing."
+    return where + ("; not in the book build's timing phase, so other work may have shared "
+                    "the machine.")
+
+
 def versions() -> dict:
     """The versions of Python, this library (with its git commit when run from a checkout) and
     every installed :data:`VERSIONED` package, from package metadata (nothing is imported)."""
