@@ -110,3 +110,13 @@ def test_timed_pages_run_after_the_others_and_alone(root, tmp_path):
     assert all(p[:2] == ("1", "None") for p in parallel)
     threads, alone, when = printed(timed)
     assert (threads, alone) == ("2", "1") and when > max(p[2] for p in parallel)
+
+
+def test_the_book_ends_with_an_execution_status_page(root):
+    """``{nb-exec-table}`` lists every executed page with its run time and whether it came from
+    the cache (checked by building a throwaway book once; here: the page is there and last)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    assert toc["parts"][-1]["chapters"][-1]["file"] == "execution"
+    assert "```{nb-exec-table}\n```" in (root / "execution.md").read_text()
