@@ -99,3 +99,35 @@ def test_provenance_imports_no_framework():
             "assert not {'tensorflow', 'torch', 'keras'} & set(sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def _chapters(root):
+    return sorted((root / "chapters").glob("*.ipynb"))
+
+
+def test_pages_that_read_results_print_their_provenance(root):
+    """A page that reads a committed results file goes through ``book.results`` and prints the
+    provenance line (or glues it into its prose); none reads the JSON behind its back."""
+    readers = 0
+    for path in _chapters(root):
+        nb = json.loads(path.read_text())
+        code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        assert "benchmarks/results" not in code, f"{path.name} reads a results file directly"
+        if "book.results(" in code:
+            readers += 1
+            assert ".provenance" in code or "provenance_line(" in code, path.name
+    assert readers >= 7
+
+
+def test_no_page_calls_a_machine_this_machine_or_a_result_measured_here(root):
+    """Pages name the machine: the one that built the page (``book.machine``) or the benchmark
+    machine of a results file (its provenance line), never an ambiguous "this machine"."""
+    import re
+
+    vague = re.compile(r"\bthis (?:shared )?machine\b|\bmeasured here\b|\bon your cpu\b", re.I)
+    for path in [*_chapters(root), root / "intro.md"]:
+        text = path.read_text()
+        if path.suffix == ".ipynb":
+            text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+        found = [m.group(0) for m in vague.finditer(text)]
+        assert not found, f"{path.name}: {found}"
