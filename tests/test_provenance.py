@@ -131,3 +131,14 @@ def test_no_page_calls_a_machine_this_machine_or_a_result_measured_here(root):
             text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
         found = [m.group(0) for m in vague.finditer(text)]
         assert not found, f"{path.name}: {found}"
+
+
+def test_timing_conditions_say_threads_and_whether_the_page_ran_alone(monkeypatch):
+    monkeypatch.setenv("MOBILECNN_THREADS", "1")
+    monkeypatch.delenv(book.TIMED_ALONE, raising=False)
+    line = book.timing_conditions()
+    assert line.startswith(f"Timed on {book.machine()['text']}, 1 thread;")
+    assert "other work may have shared the machine" in line
+    monkeypatch.setenv("MOBILECNN_THREADS", "2")
+    monkeypatch.setenv(book.TIMED_ALONE, "1")
+    assert book.timing_conditions().endswith(", 2 threads, with no other notebook executing.")

@@ -37,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 
+from mobilecnn.book import TIMED_ALONE   # the variable book.timing_conditions reads
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,9 +46,6 @@ def toc_notebooks(root: Path = ROOT) -> list:
     """The ``.ipynb`` files that ``_toc.yml`` lists, in book order."""
     files = re.findall(r"file:\s*(\S+)", (root / "_toc.yml").read_text())
     return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
-
-
-TIMED_ALONE = "MOBILECNN_TIMED_ALONE"      # read by mobilecnn.book.timing_conditions
 
 
 def timing(path: Path):
