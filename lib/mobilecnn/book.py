@@ -68,7 +68,7 @@ ISA_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI"
 VERSIONED = ("numpy", "tensorflow", "tensorflow-cpu", "keras", "torch", "ai-edge-litert",
              "onnxruntime")
 NOT_RECORDED = "not recorded"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]        # the checkout (the package installs editable)
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
 
@@ -77,9 +77,9 @@ def cpu_flags(cpuinfo: str | None = None) -> list:
     text given); an empty list where the file does not exist."""
     if cpuinfo is None:
         try:
-            cpuinfo = open("/proc/cpuinfo").read()
+            cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError:
-            return []
+            return []          # not Linux: no flags to report
     flags = set()
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
