@@ -168,4 +168,4 @@ def test_benchmark_runs_on_a_tiny_setting(tmp_path):
     assert {(r["guideline"], r["framework"]) for r in result["rows"]} == {
         (g, f) for g in ("G1", "G3") for f in ("torch", "tflite")}
     assert len(result["rows"]) == 2 * (4 + 5)
-    assert result["machine"]["cores"] >= 1 and result["source"] == G.SOURCE
+    assert result["provenance"]["machine"]["cores"] >= 1 and result["source"] == G.SOURCE

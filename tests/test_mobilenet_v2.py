@@ -178,7 +178,7 @@ def test_ablation_script_writes_every_variant(tmp_path):
         ("linear", "add"), ("linear", "none"), ("relu6", "add"), ("relu6", "none")}
     assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["seconds"] > 0 for r in runs)
     assert len({(r["params"], r["macs"]) for r in runs}) == 1
-    assert report["settings"]["epochs"] == 1 and "CPU" in report["machine"] and report["complete"]
+    assert report["settings"]["epochs"] == 1 and report["provenance"]["machine"]["cpu"] and report["complete"]
 
 
 def test_committed_ablation_results_cover_the_grid():

@@ -177,4 +177,4 @@ def test_benchmark_smoke(tmp_path):
         assert na["steps"][1]["latency_ms"] < na["steps"][0]["latency_ms"]
         assert na["steps"][1]["macs"] < na["steps"][0]["macs"]
     assert "final_test_accuracy" in na["steps"][-1] and na["steps"][-1]["whole_ms"] > 0
-    assert results["netadapt"]["tiny"] is True and "command" in results["netadapt"]
+    assert results["netadapt"]["tiny"] is True and "mobilenet_v3.py" in results["netadapt"]["provenance"]["command"]
