@@ -39,7 +39,9 @@ def sources(by_name, name):
 
 def conv(by_name, name):
     n = by_name[name]
-    return n.out_shape[-1], n.attr("kernel"), n.attr("stride")
+    stride = n.attr("stride")        # a (height, width) pair; Caffe's files give one number
+    assert stride[0] == stride[1], name
+    return n.out_shape[-1], n.attr("kernel"), stride[0]
 
 
 # 1.0-SqNxt-23v5/train_val.prototxt: (Caffe layer, num_output, (kernel_h, kernel_w), stride,
