@@ -24,6 +24,7 @@ FLOORS = ("core", "analysis", "frameworks", "train", "deploy", "explore", "exper
 LAYER = {
     "ops": "core", "graph": "core", "architectures": "core",
     "profiler": "analysis", "costs": "analysis", "memory": "analysis", "verdicts": "analysis",
+    "stats": "analysis",
     "tf_import": "frameworks", "keras_backend": "frameworks", "torch_backend": "frameworks",
     "parity": "frameworks",
     "data": "train", "train": "train",
