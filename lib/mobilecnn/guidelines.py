@@ -38,6 +38,8 @@ Nothing here imports TensorFlow or PyTorch until something is measured.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 import statistics
 import time
@@ -466,3 +468,161 @@ def draw_unit(net: Net, block: str, ax=None, title: str | None = None):
     ax.axis("off")
     ax.set_title(title or block, fontsize=9)
     return ax
+
+
+# ---- read back: ratios, unstable points and verdicts -----------------------------------------
+# A results file of :func:`sweep` holds, for each point, the throughput of every round. On a
+# machine shared with other jobs a round can be slowed several times over by load that has
+# nothing to do with the network, so the functions below read a point as its *best* round (the
+# least disturbed one: load can only slow a round down) and say which points cannot be read at
+# all. The chapter glues their sentences, so that what it says follows from the file.
+
+NAMES = {"keras": "Keras", "torch": "PyTorch", "tflite": "TF Lite"}
+
+
+def best(row: dict) -> float:
+    """A point's throughput in its least disturbed round: the highest of
+    ``row["round_images_per_s"]`` (the minimum time, the usual statistic for timings that other
+    processes can only lengthen)."""
+    rounds = row.get("round_images_per_s") or []
+    if not rounds or any(not (isinstance(r, (int, float)) and r > 0) for r in rounds):
+        raise ValueError(f"round_images_per_s must be a non-empty list of positive numbers, got "
+                         f"{rounds!r}")
+    return max(rounds)
+
+
+def round_ratio(row: dict) -> float:
+    """How far a point's rounds disagree: fastest round over slowest (1 if they agree)."""
+    rounds = row.get("round_images_per_s") or []
+    return best(row) / min(rounds)
+
+
+def paper_effect(guideline: str) -> float:
+    """The largest speed ratio between the baseline and any variant in the paper's ARM "x1"
+    column (>= 1): the size of the effect the experiment is meant to show."""
+    if guideline not in GUIDELINES:
+        raise ValueError(f"guideline must be one of {', '.join(GUIDELINES)}, got {guideline!r}")
+    arm = [r[0] for r in PAPER[guideline]["arm"]]
+    return max(max(a, arm[0]) / min(a, arm[0]) for a in arm)
+
+
+def unstable(row: dict) -> bool:
+    """True if the point's rounds disagree by more than the paper's largest effect in its
+    experiment (:func:`paper_effect`): the spread between two timings of the same network is
+    then larger than the difference between networks the experiment should resolve."""
+    return round_ratio(row) > paper_effect(row["guideline"])
+
+
+def _baseline(rows, row) -> dict:
+    first = PAPER[row["guideline"]]["variants"][0]
+    for r in rows:
+        if (r["guideline"], r["scale"], r["framework"], r["variant"]) == (
+                row["guideline"], row["scale"], row["framework"], first):
+            return r
+    raise ValueError(f"no baseline row ({first!r}) for {row['guideline']} x{row['scale']} "
+                     f"{row['framework']}")
+
+
+def relative(rows, statistic=best) -> list:
+    """Each row's throughput over its experiment's baseline (first variant; same framework and
+    scale), both read with ``statistic`` (:func:`best` unless told)."""
+    rows = list(rows)
+    return [statistic(r) / statistic(_baseline(rows, r)) for r in rows]
+
+
+def ratio(rows, guideline: str, variant: str, framework: str, scale: int = 1,
+          statistic=best) -> float:
+    """:func:`relative` of one point."""
+    rows = list(rows)
+    for r in rows:
+        if (r["guideline"], r["variant"], r["framework"], r["scale"]) == (
+                guideline, variant, framework, scale):
+            return statistic(r) / statistic(_baseline(rows, r))
+    raise ValueError(f"no row for {guideline} {variant!r} {framework} x{scale}")
+
+
+def model_ratio(guideline: str, variant: str) -> float:
+    """The speed ratio the memory-access model predicts: baseline traffic over the variant's."""
+    nets = dict(networks(guideline))
+    if variant not in nets:
+        raise ValueError(f"variant must be one of {', '.join(nets)}, got {variant!r}")
+    return memory_access(nets[PAPER[guideline]["variants"][0]]) / memory_access(nets[variant])
+
+
+def listing(items, empty: str = "none") -> str:
+    """``a``, ``a and b``, ``a, b and c``; ``empty`` for no items."""
+    items = list(items)
+    if not items:
+        return empty
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Which frameworks ran ``variant`` the paper's way (slower than the baseline, or faster for
+    G4's "neither") at every measured width; ``unstable`` names those whose points include one
+    :func:`unstable` point, whose direction the file cannot settle."""
+
+    guideline: str
+    variant: str
+    slower: bool
+    agree: tuple
+    disagree: tuple
+    unstable: tuple
+
+    @property
+    def holds(self) -> bool:
+        """Every framework went the paper's way."""
+        return not self.disagree
+
+    def sentence(self) -> str:
+        ok = [NAMES[f] for f in self.agree]
+        no = [NAMES[f] for f in self.disagree]
+        text = (f"{listing(ok, 'No framework')} {'goes' if len(ok) == 1 else 'go'} the paper's "
+                f"way at every measured width")
+        if no:
+            text += f"; {listing(no)} {'does' if len(no) == 1 else 'do'} not"
+        text += "."
+        if self.unstable:
+            shaky = [NAMES[f] for f in self.unstable]
+            text += (f" In {listing(shaky)} the rounds of at least one of these points disagree "
+                     "by more than the paper's whole effect, so the file cannot settle the "
+                     "direction there.")
+        return text
+
+
+def verdict(rows, guideline: str, variant: str, slower: bool = True,
+            frameworks=FRAMEWORKS) -> Verdict:
+    """:class:`Verdict` of ``variant`` against its baseline in ``rows`` (a :func:`sweep`'s rows),
+    at every scale measured, read with :func:`best`."""
+    rows = list(rows)
+    if guideline not in GUIDELINES or variant not in PAPER[guideline]["variants"]:
+        raise ValueError(f"no variant {variant!r} in guideline {guideline!r}")
+    agree, disagree, shaky = [], [], []
+    for fw in frameworks:
+        points = [r for r in rows if (r["guideline"], r["variant"], r["framework"]) ==
+                  (guideline, variant, fw)]
+        if not points:
+            raise ValueError(f"rows hold no {guideline} {variant!r} point for {fw!r}")
+        ways = [(ratio(rows, guideline, variant, fw, r["scale"]) < 1) == slower for r in points]
+        (agree if all(ways) else disagree).append(fw)
+        if any(unstable(r) or unstable(_baseline(rows, r)) for r in points):
+            shaky.append(fw)
+    return Verdict(guideline, variant, slower, tuple(agree), tuple(disagree), tuple(shaky))
+
+
+def summary(verdicts) -> str:
+    """One sentence over several :class:`Verdict`: for which guidelines memory traffic and
+    operator count predicted the direction in every framework, and where they did not."""
+    verdicts = list(verdicts)
+    held = [v.guideline for v in verdicts if v.holds]
+    failed = [f"{v.guideline} ({listing(NAMES[f] for f in v.disagree)})" for v in verdicts
+              if not v.holds]
+    if not failed:
+        return ("Memory traffic and operator count predict the direction of every guideline in "
+                "every framework measured.")
+    head = (f"Memory traffic and operator count predict the direction of "
+            f"{listing(held)} in every framework measured, but not of {listing(failed)}"
+            if held else f"No guideline went the paper's way in every framework: "
+                         f"{listing(failed)} did not")
+    return head + "."

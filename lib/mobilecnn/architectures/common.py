@@ -163,6 +163,8 @@ class Figure:
     (``"kernel_weights"``, ``"trainable_params"`` or ``"params"``; see the book's introduction).
     ``tolerance`` is a relative slack beyond the printed precision, for figures that differ
     from the paper's own table for a reason ``note`` gives; it is 0 for figures we reproduce.
+    ``excludes`` names layers the paper's count leaves out (e.g. ShuffleNet v1's Table 1 counts
+    no final FC layer); :func:`counted_macs` subtracts them before the comparison.
     """
 
     label: str
@@ -174,6 +176,16 @@ class Figure:
     top1: float | None = None
     tolerance: float = 0.0
     note: str = ""
+    excludes: tuple = ()
+
+
+def counted_macs(profile, figure: Figure) -> int:
+    """The MACs of ``profile`` counted as ``figure`` counts them: without its ``excludes``."""
+    names = {r.name for r in profile.layers}
+    missing = [n for n in figure.excludes if n not in names]
+    if missing:
+        raise ValueError(f"figure {figure.label!r} excludes layers the network lacks: {missing}")
+    return profile.macs - sum(r.macs for r in profile.layers if r.name in figure.excludes)
 
 
 def printed_precision(value: float) -> float:
