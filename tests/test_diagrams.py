@@ -92,3 +92,15 @@ def test_no_two_texts_overlap(name, block, meta, size):
     for i, a in enumerate(extents):
         for b in extents[i + 1:]:
             assert not a.overlaps(b), (a, b)
+
+
+def test_labels_name_a_stride_only_where_there_is_one():
+    """Strides are (height, width) pairs in the graph: a stride-1 layer gets no stride text,
+    a stride-2 layer says "stride 2" (not the pair's repr)."""
+    import mobilecnn
+    from mobilecnn import diagrams
+    net = mobilecnn.describe("mobilenet_v2")
+    one = net.nodes["block_1_expand"]
+    two = net.nodes["block_1_depthwise"]
+    assert "stride" not in diagrams._label(one, True, "relu6")
+    assert "stride 2" in diagrams._label(two, True, "relu6") and "(" not in diagrams._label(two, True, "relu6")

@@ -34,7 +34,7 @@ def test_igcv1_layout_is_plain_igc():
     secondary = {n.block.split("_")[0]: n.attr("groups") for n in convs if "secondary" in n.name}
     assert secondary == {"stage1": 2, "stage2": 4, "stage3": 8}      # M doubles, L stays
     assert {n.attr("groups") for n in convs if n.name.endswith("_primary")} == {24}
-    widening = [n for n in convs if n.name.endswith("_primary") and n.attr("stride") == 2]
+    widening = [n for n in convs if n.name.endswith("_primary") and n.attr("stride") == (2, 2)]
     assert [n.name for n in widening] == ["stage2_block1_primary", "stage3_block1_primary"]
     assert net.shape(net.output) == (1000,)
 
@@ -46,7 +46,7 @@ def test_igcv1_residual_is_resnet_igc():
     assert len(igc_blocks) == 18 == len({n.block for n in plain if n.name.endswith("_primary")})
     assert sum(n.op == "add" for n in res) == 9
     projections = [n for n in res if n.name.endswith("_projection")]
-    assert [(n.attr("groups"), n.attr("stride")) for n in projections] == [(24, 2), (24, 2)]
+    assert [(n.attr("groups"), n.attr("stride")) for n in projections] == [(24, (2, 2)), (24, (2, 2))]
     # resnet_igc.py's first block of a widening unit: C_in / L secondary groups
     assert res.nodes["stage2_unit1_igc1_secondary"].attr("groups") == 48 // 24
 
@@ -139,7 +139,7 @@ def test_igcv3_layers_are_the_released_symbols():
                 "block_1_project": (24, 2, 1), "block_2_expand": (144, 2, 1)}
     for name, (filters, groups, stride) in expected.items():
         n = net.nodes[name]
-        assert n.out_shape[-1] == filters and n.attr("stride") == stride, name
+        assert n.out_shape[-1] == filters and n.attr("stride") == (stride, stride), name
         assert groups is None or n.attr("groups") == groups, name
     assert net.nodes["conv_last"].out_shape[-1] == 1280
     blocks = 1 + 4 + 6 + 8 + 6 + 6 + 1

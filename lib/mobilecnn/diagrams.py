@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .ops import OPS
+from .graph import pair
+from .ops import OPS, pair_text
 from .profiler import Profile
 
 _ACT_TEXT = {"relu": "ReLU", "relu6": "ReLU6", "hard_swish": "h-swish",
@@ -62,9 +63,9 @@ def _op_text(node) -> str:
         text = f"{kh}\u00d7{kw} " + ("depthwise" if op == "depthwise" else "conv")
         if op == "conv" and node.attr("groups", 1) > 1:
             text += f", {node.attr('groups')} groups"
-        stride = node.attr("stride")
-        if stride and stride != 1:
-            text += f", stride {stride}"
+        stride = pair(node.attr("stride", 1), "stride")
+        if stride != (1, 1):
+            text += f", stride {pair_text(stride)}"
         return text
     return {"gap": "global avg pool", "multiply": "\u00d7 gate", "add": "add",
             "maxpool": "max pool", "avgpool": "avg pool"}.get(op, op)
@@ -78,8 +79,9 @@ def _label(node, bn: bool, act: str | None) -> str:
         lines = [f"{kh}\u00d7{kw} " + ("depthwise" if op == "depthwise" else "conv")]
         if op == "conv" and node.attr("groups", 1) > 1:
             lines.append(f"{node.attr('groups')} groups")
-        if node.attr("stride") and node.attr("stride") != 1:
-            lines.append(f"stride {node.attr('stride')}")
+        stride = pair(node.attr("stride", 1), "stride")
+        if stride != (1, 1):
+            lines.append(f"stride {pair_text(stride)}")
     else:
         lines = [{"gap": "global pool", "multiply": "\u00d7 gate", "add": "add",
                   "maxpool": "max pool", "avgpool": "avg pool"}.get(op, op)]
