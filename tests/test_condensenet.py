@@ -11,6 +11,8 @@ from mobilecnn.architectures.common import agrees
 from mobilecnn.ops import strided_index
 
 SMOKE = mobilecnn.architecture("condensenet").smoke_setting
+TRAIN = {**SMOKE, "growth": 8}
+"""The network the training tests train: the small setting at half its width (cheaper)."""
 
 
 # ---- counts: what the authors print -------------------------------------------------------------
@@ -105,7 +107,7 @@ def test_bad_settings_name_the_parameter():
                        ("growth", 10), ("prune_classifier", 1)):
         with pytest.raises(ValueError, match=key):
             mobilecnn.profile("condensenet", **{key: value})
-    net = mobilecnn.describe("condensenet", **SMOKE)
+    net = mobilecnn.describe("condensenet", **TRAIN)
     with pytest.raises(ValueError, match="every index must be a channel in 0:16"):
         net.index("init_conv", (0, 16), name="bad")
     with pytest.raises(ValueError, match="at least one channel"):
@@ -162,6 +164,10 @@ def test_dropping_takes_each_groups_weakest_columns():
     assert [list(k) for k in condense.kept_channels(mask, 2)] == [[1, 3], [0, 3]]
 
 
+def scalar(value) -> float:
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
 def lasso_reference(matrix, groups):
     out, cin = matrix.shape
     columns = (matrix.reshape(out // groups, groups, cin) ** 2).sum(axis=0)
@@ -172,7 +178,7 @@ def lasso_reference(matrix, groups):
 def condensed(request):
     """A CondenseNet trained with learned group convolutions (smoke: a few steps on a subset)."""
     pytest.importorskip(request.param)
-    setting = dict(SMOKE)
+    setting = dict(TRAIN)
     size = setting.pop("image_size")
     # 4 steps of 16 images: enough to cross the three stage boundaries of C = 4 (the Keras
     # grouped 3x3 convolution's gradient is slow on the CPU, so the batches are small)
@@ -209,11 +215,11 @@ def test_penalty_is_the_group_lasso_until_condensed(condensed):
     for name in copy:
         copy[name][:] = schedule.masks[name]
         fresh._write_mask(model, next(l for l in fresh.layers if l.name == name))
-    value = float(fresh.penalty(model))
+    value = scalar(fresh.penalty(model))
     # a float32 sum of 4 * (16 + 24 + 32 + 48 + 64 + 96) = 1,120 positive column norms: within
     # 1,120 * 2**-24 = 6.7e-5 of the exact sum, relatively (Higham)
     assert value == pytest.approx(condense.LASSO * expected, rel=6.7e-5)
-    assert float(schedule.penalty(model)) == 0.0     # after the last condensing stage
+    assert scalar(schedule.penalty(model)) == 0.0     # after the last condensing stage
 
 
 def test_converted_network_computes_the_trained_function(condensed):
@@ -228,7 +234,7 @@ def test_converted_network_computes_the_trained_function(condensed):
     # 7.6e-6, so probabilities (in [0, 1]) may differ by 1e-5 and no more.
     assert np.abs(masked - converted).max() < 1e-5
     assert np.array_equal(masked.argmax(1), converted.argmax(1))
-    p = mobilecnn.profile("condensenet", num_classes=10, **SMOKE)
+    p = mobilecnn.profile("condensenet", num_classes=10, **TRAIN)
     if condensed.trained.framework == "keras":
         assert condensed.converted.count_params() == p.params
     else:
@@ -242,7 +248,7 @@ def test_converted_network_computes_the_trained_function(condensed):
 
 
 def test_converting_before_the_end_is_refused():
-    schedule = condense.Condensation(dict(mobilecnn.profile("condensenet", **SMOKE).metaparams))
+    schedule = condense.Condensation(dict(mobilecnn.profile("condensenet", **TRAIN).metaparams))
     with pytest.raises(ValueError, match="not condensed yet"):
         schedule.indices()
     with pytest.raises(ValueError, match="lasso must be a number >= 0"):

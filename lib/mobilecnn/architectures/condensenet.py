@@ -25,6 +25,11 @@ channels (group by group; a channel may be kept by several groups or by none), b
 ReLU act on the gathered channels, a standard 1x1 group convolution with G groups follows, and
 a channel shuffle (the authors' ``ShuffleLayer``) puts its outputs back in the order of the
 masked convolution's (``o = k G + g``), which is what the 3x3 group convolution was trained on.
+The authors shuffle right after the group convolution; here the shuffle comes after the batch
+norm and ReLU that follow it (both act channel by channel, so they commute with the permutation;
+the batch norm's parameters are stored in the group convolution's output order). The function
+and the counts are the same, and a runtime can fold that batch norm into the group convolution
+(TF Lite does; with the shuffle in between it could not).
 
 **The index at build time.** Which channels a trained network keeps is known only after
 training; a freshly built network uses a fixed valid pattern (:func:`default_index`): group g
@@ -131,7 +136,7 @@ def dense_layer(net: Net, x: str, growth: int, groups: int, condense_factor: int
                 learning: bool = False, index: tuple | None = None) -> str:
     """One dense layer; returns the concatenation of its input and its ``growth`` new channels.
 
-    Test time (default): index layer, BN, ReLU, 1x1 group conv, channel shuffle, BN, ReLU, 3x3
+    Test time (default): index layer, BN, ReLU, 1x1 group conv, BN, ReLU, channel shuffle, 3x3
     group conv. ``learning=True`` gives the training-time layer of :mod:`mobilecnn.condense`:
     BN and ReLU on every input channel and a full 1x1 convolution (masked while it trains).
     ``index`` replaces :func:`default_index` (a trained network's)."""
@@ -145,9 +150,9 @@ def dense_layer(net: Net, x: str, growth: int, groups: int, condense_factor: int
                       name=f"{name}_index")
         h = net.relu(net.bn(h, name=f"{name}_bn1"))
         h = net.conv(h, width, 1, groups=groups, name=f"{name}_conv1")
-        if groups > 1:
-            h = net.channel_shuffle(h, groups, name=f"{name}_shuffle")
     h = net.relu(net.bn(h, name=f"{name}_bn2"))
+    if groups > 1 and not learning:
+        h = net.channel_shuffle(h, groups, name=f"{name}_shuffle")
     h = net.conv(h, growth, 3, groups=groups, padding=(1, 1, 1, 1), name=f"{name}_conv2")
     return net.concat(x, h, name=f"{name}_concat")
 
@@ -287,6 +292,6 @@ ARCHITECTURE = Architecture(
     color="#0b7a75",
     published=PUBLISHED,
     order=15,
-    smoke=(("stages", "2-2-2"), ("groups", 4), ("condense_factor", 4), ("growth", 8),
+    smoke=(("stages", "2-2-2"), ("groups", 4), ("condense_factor", 4), ("growth", 16),
            ("image_size", 32)),   # index layers (maps and the classifier's), group convs, shuffle
 )
