@@ -57,9 +57,9 @@ against the profile's multiply-adds with the difference as tolerance and note;
 ``tests/test_condensenet.py`` checks :func:`authors_flops` to the printed digits.
 
 Size of the description: CondenseNet-74 is 335 layers here (nine per dense layer); an
-uncached :func:`mobilecnn.profile` takes about 1.8 ms on one core of the book's machine. The
-deepest CIFAR layout, CondenseNet-182 (1,600 layers), takes about 12 ms; it is a menu entry
-but not on the explorer's grid.
+uncached :func:`mobilecnn.profile` took 1.8 ms (the fastest of 51 calls on a 2-core machine;
+``benchmarks/profile_speed.py`` checks the default against 5 ms). The deepest CIFAR layout,
+CondenseNet-182 (1,600 layers), took 12.6 ms: it is a menu entry, not on the explorer's grid.
 
 The authors' code differs in two details that do not change any count: it converts the
 classifier only at the end (``CondensingLinear`` drops the columns of smallest L1 norm without
