@@ -46,8 +46,9 @@ classifier (the paper prunes it on ImageNet only), so they are quoted with
 ``prune_classifier=False``.
 
 **Counts.** CondenseNet-74 (C = G = 4) has 4,773,944 trainable parameters here, the README's
-4.8M, and 516.6M multiply-adds. The README's and the paper's "FLOPs" are the authors'
-``utils.measure_model`` count, which adds to the multiply-adds one operation per ReLU output,
+4.8M, and 516.6M multiply-adds. The README's "FLOPs" (the figures are quoted from the README:
+the seed shows the paper's tables only as images) are the authors' ``utils.measure_model``
+count, which adds to the multiply-adds one operation per ReLU output,
 per element of every average-pooling window and per classifier bias: :func:`authors_flops` of
 this network is 529.3M, the printed 529M. The same holds for C = G = 8 (2.94M parameters;
 261.5M multiply-adds, 274.2M by the authors' count: 2.9M and 274M printed) and for every CIFAR
@@ -258,8 +259,8 @@ _GROWTH_182 = ("growth 12-24-48 is not printed in the README: it is the first gr
                "16, 32) that gives the printed 4.2M parameters and 513M FLOPs")
 
 PUBLISHED = tuple(
-    _figure(label, settings, f"{_README} (ImageNet table); {BIB}, ImageNet comparison table",
-            flops, params, top1, macs, extra, tol)
+    _figure(label, settings, f"{_README} (ImageNet table)", flops, params, top1, macs, extra,
+            tol)
     for label, settings, flops, params, top1, macs, extra, tol in _IMAGENET
 ) + tuple(
     _figure(f"CondenseNet-{depth(stages)} (CIFAR)",
