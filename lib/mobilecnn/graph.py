@@ -259,6 +259,18 @@ class Net:
         """Channels ``start:stop`` of ``x``."""
         return self.add_node(name, "slice", [x], start=start, stop=stop)
 
+    def index(self, x, index=None, *, groups=1, condense_factor=1, name):
+        """Channels ``index[0], index[1], ...`` of ``x`` (CondenseNet's index layer): a channel
+        may be taken several times or not at all. Works on feature maps and flat vectors.
+        Without ``index``: ``groups`` groups of ``1 / condense_factor`` of the channels each, in
+        the fixed pattern of :func:`mobilecnn.ops.strided_index` (built only when a framework
+        needs it, so that profiling stays fast)."""
+        if index is None:
+            return self.add_node(name, "index", [x], index=None, groups=groups,
+                                 condense_factor=condense_factor)
+        index = index if type(index) is tuple else tuple(map(int, index))
+        return self.add_node(name, "index", [x], index=index)
+
     def split(self, x, *, name) -> tuple:
         """ShuffleNet v2's channel split: the two halves of ``x`` as two slice nodes."""
         c = self.shape(x)[-1]

@@ -1,7 +1,8 @@
 """Keras interpreter: one Keras layer per node of a :class:`~mobilecnn.graph.Net`, same names.
 
-Channels-last. No ``Lambda`` layers: channel shuffle and channel split are the registered layers
-:class:`ChannelShuffle` and :class:`ChannelSlice`, and group convolutions are
+Channels-last. No ``Lambda`` layers: channel shuffle, channel split and CondenseNet's index layer are the
+registered layers :class:`ChannelShuffle`, :class:`ChannelSlice` and :class:`ChannelGather`, and
+group convolutions are
 ``Conv2D(groups=g)``; all of them save, reload and convert to TF Lite.
 """
 
@@ -18,6 +19,7 @@ import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from .graph import Net, Node, same_padding  # noqa: E402
+from .ops import gather_index  # noqa: E402
 
 
 @keras.saving.register_keras_serializable(package="mobilecnn")
@@ -63,6 +65,27 @@ class ChannelSlice(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package="mobilecnn")
+class ChannelGather(layers.Layer):
+    """Channels ``index[0], index[1], ...`` of the last axis (CondenseNet's index layer).
+
+    The index list is part of the layer's configuration (not a weight): it saves and reloads
+    with the model and converts to a TF Lite GATHER with a constant index."""
+
+    def __init__(self, index, **kwargs):
+        super().__init__(**kwargs)
+        self.index = tuple(int(i) for i in index)
+
+    def call(self, x):
+        return ops.take(x, ops.convert_to_tensor(self.index, dtype="int32"), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (len(self.index),)
+
+    def get_config(self):
+        return {**super().get_config(), "index": list(self.index)}
 
 
 def _padding(node: Node, x) -> tuple:
@@ -129,6 +152,7 @@ LAYERS = {
     "channel_shuffle": _single(lambda n, a: ChannelShuffle(a["groups"], a.get("inverse", False),
                                                            name=n.name)),
     "slice": _single(lambda n, a: ChannelSlice(a["start"], a["stop"], name=n.name)),
+    "index": _single(lambda n, a: ChannelGather(gather_index(n), name=n.name)),
     "add": lambda n, inputs, a: layers.Add(name=n.name)(inputs),
     "multiply": lambda n, inputs, a: layers.Multiply(name=n.name)(inputs),
     "concat": lambda n, inputs, a: layers.Concatenate(axis=-1, name=n.name)(inputs),

@@ -190,6 +190,48 @@ def _shuffle_shape(shapes, a, name):
     return shapes[0]
 
 
+def strided_index(channels: int, groups: int, condense_factor: int) -> tuple:
+    """The index layer's pattern when none is given: ``groups`` groups one after another, group
+    g keeping the ``channels / condense_factor`` channels ``g, g + C, g + 2C, ...`` (modulo
+    ``channels``). No channel appears twice in a group; with G = C every channel appears exactly
+    once, in the interleaved order of a channel shuffle. (A trained CondenseNet's index is known
+    only after training: this is the fixed, valid pattern a new network is built with.)"""
+    keep, step = channels // condense_factor, condense_factor
+    out = []
+    for g in range(groups):
+        first = range(g % channels, channels, step)[:keep]      # g, g + C, ... below channels
+        out += first
+        if len(first) < keep:                                   # then around: (g + j C) - channels
+            start = (g + len(first) * step) % channels
+            out += range(start, channels, step)[:keep - len(first)]
+    return tuple(out)
+
+
+def gather_index(node) -> tuple:
+    """The channels an ``index`` node takes: its explicit ``index``, else :func:`strided_index`."""
+    index = node.attr("index")
+    if index is None:
+        return strided_index(node.in_shape[-1], node.attr("groups"), node.attr("condense_factor"))
+    return index
+
+
+def _index_shape(shapes, a, name):
+    """CondenseNet's index layer: channels ``index[0], index[1], ...`` of the input, in that
+    order (a channel may appear more than once, or not at all)."""
+    c = shapes[0][-1]
+    index = a["index"]
+    if index is None:
+        groups, factor = a["groups"], a["condense_factor"]
+        if c % factor or c < factor:
+            raise ValueError(f"{name}: {c} channels do not split into 1/{factor} parts")
+        return shapes[0][:-1] + (groups * (c // factor),)
+    if not index:
+        raise ValueError(f"{name}: the index layer must keep at least one channel")
+    if min(index) < 0 or max(index) >= c:
+        raise ValueError(f"{name}: every index must be a channel in 0:{c}")
+    return shapes[0][:-1] + (len(index),)
+
+
 def _slice_shape(shapes, a, name):
     c = shapes[0][-1]
     start, stop = a["start"], a["stop"]
@@ -255,6 +297,8 @@ OPS = {op.name: op for op in (
     Op("channel_shuffle", "interleave the channels of g groups (inverse: undo that)",
        _shuffle_shape),
     Op("slice", "channels start:stop (ShuffleNet v2's channel split)", _slice_shape),
+    Op("index", "channels gathered by a fixed index list (CondenseNet's index layer)",
+       _index_shape),
     Op("add", "element-wise sum", _add_shape, inputs=0),
     Op("multiply", "element-wise product, broadcast over height and width", _multiply_shape,
        inputs=2),

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .graph import Net, Node
+from .ops import gather_index
 
 
 class ChannelShuffle(nn.Module):
@@ -127,6 +128,23 @@ class Slice(nn.Module):
         return f"start={self.start}, stop={self.stop}"
 
 
+class ChannelGather(nn.Module):
+    """Channels ``index[0], index[1], ...`` of (N, C, H, W) or (N, C): CondenseNet's index layer.
+
+    The index is a buffer (in the ``state_dict``, not among the parameters), so a converted
+    network's learned index saves and reloads with its weights."""
+
+    def __init__(self, index):
+        super().__init__()
+        self.register_buffer("index", torch.tensor(index, dtype=torch.long))
+
+    def forward(self, x):
+        return x.index_select(1, self.index)
+
+    def extra_repr(self):
+        return f"channels={len(self.index)}"
+
+
 class Multiply(nn.Module):
     """A feature map times per-channel factors (N, C, 1, 1): squeeze-and-excite's product."""
 
@@ -167,6 +185,7 @@ MODULES = {
     "softmax": lambda n, a: nn.Softmax(dim=1),
     "channel_shuffle": lambda n, a: ChannelShuffle(a["groups"], a.get("inverse", False)),
     "slice": lambda n, a: Slice(a["start"], a["stop"]),
+    "index": lambda n, a: ChannelGather(gather_index(n)),
     "add": lambda n, a: Add(),
     "multiply": lambda n, a: Multiply(),
     "concat": lambda n, a: Concat(),

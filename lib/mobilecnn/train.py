@@ -358,13 +358,19 @@ def fit(name: str, framework: str = "keras", dataset: str | None = None, image_s
     return _fit(run, _verbose(verbose))
 
 
-def _fit(run: _Run, verbose: bool) -> TrainResult:
+def _fit(run: _Run, verbose: bool, schedule=None) -> TrainResult:
+    """The training loop. ``schedule`` (optional) changes the network while it trains, as
+    CondenseNet's learned group convolutions do (:class:`mobilecnn.condense.Condensation`): it
+    builds the model (``schedule.model(framework, run)``), adds ``schedule.penalty(model)`` to
+    the loss, and is called before each step (``before_step(model, step, total)``: condense)
+    and after it (``after_step(model)``: keep pruned weights at zero)."""
     start = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = _dataset(run.dataset, run.image_size, run.subset,
                                                     run.seed if run.subset is not None else 0)
     batchnorm = has_batchnorm(run.name, **run.metaparams)
     init = run.recipe.initialization(batchnorm)
-    trainer = _KerasTrainer(run, init) if run.framework == "keras" else _TorchTrainer(run, init)
+    trainer = (_KerasTrainer(run, init, schedule) if run.framework == "keras"
+               else _TorchTrainer(run, init, schedule))
     recipe = run.recipe
     rng = np.random.default_rng(run.seed)
     steps_per_epoch = math.ceil(len(x_train) / recipe.batch_size)
@@ -374,7 +380,11 @@ def _fit(run: _Run, verbose: bool) -> TrainResult:
     for epoch in range(run.epochs):
         seen, loss_sum, correct = 0, 0.0, 0.0
         for xb, yb in batches(x_train, y_train, recipe, rng):
+            if schedule is not None:
+                schedule.before_step(trainer.model, step, total)
             loss, acc = trainer.step(xb, yb, recipe.lr(step, total, steps_per_epoch, batchnorm))
+            if schedule is not None:
+                schedule.after_step(trainer.model)
             step += 1
             seen += len(yb)
             loss_sum += loss * len(yb)
@@ -418,7 +428,7 @@ class _KerasTrainer:
     kernel instead of running them.
     """
 
-    def __init__(self, run: _Run, init: str):
+    def __init__(self, run: _Run, init: str, schedule=None):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         from .tf_import import import_tensorflow
 
@@ -430,7 +440,8 @@ class _KerasTrainer:
 
         keras.utils.set_random_seed(run.seed)
         tf.config.experimental.enable_op_determinism()
-        self.model = keras_model(run.name, **run.metaparams)
+        self.model = (schedule.model("keras", run) if schedule is not None
+                      else keras_model(run.name, **run.metaparams))
         if init == "he":  # Keras' own default is Glorot
             he_initialize_keras(self.model, run.seed, run.recipe.class_score_bias)
         keras_backend.set_batchnorm_momentum(self.model, run.recipe.bn_momentum)
@@ -453,6 +464,8 @@ class _KerasTrainer:
                 loss = loss_fn(y, logits)
                 regularization = logits_model.losses
                 total = loss + tf.add_n(regularization) if regularization else loss
+                if schedule is not None:
+                    total = total + schedule.penalty(logits_model)
             optimizer.apply(tape.gradient(total, weights), weights)
             correct = tf.equal(tf.argmax(logits, axis=1, output_type=tf.int64), y)
             return loss, tf.reduce_mean(tf.cast(correct, tf.float32))
@@ -514,7 +527,7 @@ class _TorchTrainer:
     the same history.
     """
 
-    def __init__(self, run: _Run, init: str):
+    def __init__(self, run: _Run, init: str, schedule=None):
         import torch
 
         from . import torch_backend, torch_model
@@ -523,7 +536,9 @@ class _TorchTrainer:
         if _threads():
             torch.set_num_threads(_threads())
         torch.manual_seed(run.seed)
-        model = torch_model(run.name, **run.metaparams)
+        self.penalty = schedule.penalty if schedule is not None else None
+        model = (schedule.model("torch", run) if schedule is not None
+                 else torch_model(run.name, **run.metaparams))
         model.metaparams = dict(run.metaparams)
         if init == "he":
             he_initialize_torch(model, run.recipe.class_score_bias)
@@ -551,8 +566,9 @@ class _TorchTrainer:
         xb, yb = self._images(x), torch.from_numpy(np.asarray(y))
         logits = self.model(xb, logits=True)
         loss = self.loss(logits, yb)
+        total = loss if self.penalty is None else loss + self.penalty(self.model)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         self.optimizer.step()
         accuracy = (logits.argmax(dim=1) == yb).float().mean()
         return loss.item(), accuracy.item()
