@@ -140,3 +140,51 @@ def layer_table(net: Net) -> list:
     return rows
 
 
+
+
+# ---- measured against counted -----------------------------------------------------------------
+
+def speedup_factors(macs: dict, seconds: dict) -> dict:
+    """Why a separable layer's measured speed-up over a standard one differs from its MAC ratio.
+
+    ``macs`` and ``seconds`` map ``"standard"``, ``"depthwise"`` and ``"pointwise"`` to a layer's
+    MACs and its measured time. With each layer's rate ``r = macs / seconds``, the speed-up of the
+    two halves run one after the other, ``t_std / (t_dw + t_pw)``, is exactly the MAC ratio
+    ``C_std / (C_dw + C_pw)`` times two factors:
+
+    * ``"standard"`` = ``r_pw / r_std``: above 1 when the standard layer runs slower per MAC
+      than the pointwise one (the speed-up rises above the count), below 1 when it runs faster;
+    * ``"depthwise"`` = ``(C_dw + C_pw) / (C_dw r_pw / r_dw + C_pw)``: below 1 when the depthwise
+      layer runs slower per MAC than the pointwise one.
+
+    Returns those two factors, ``"predicted"`` (the MAC ratio), ``"measured"`` (the halves'
+    speed-up) and ``"directions"``: ``"the same direction"`` or ``"opposite directions"``
+    (``"one direction"`` if one factor is exactly 1, ``"no direction"`` if both are).
+    """
+    kinds = ("standard", "depthwise", "pointwise")
+    for name, values in (("macs", macs), ("seconds", seconds)):
+        missing = [k for k in kinds if k not in values]
+        if missing:
+            raise ValueError(f"{name} must give {', '.join(kinds)}; missing {', '.join(missing)}")
+        bad = [k for k in kinds if not values[k] > 0]
+        if bad:
+            raise ValueError(f"{name} must be positive for every layer, got {name}[{bad[0]!r}]="
+                             f"{values[bad[0]]!r}")
+    rate = {k: macs[k] / seconds[k] for k in kinds}
+    standard = rate["pointwise"] / rate["standard"]
+    depthwise = (macs["depthwise"] + macs["pointwise"]) / (
+        macs["depthwise"] * rate["pointwise"] / rate["depthwise"] + macs["pointwise"])
+    pushes = {direction(f) for f in (standard, depthwise)} - {"onto"}
+    directions = {0: "no direction", 1: "the same direction"}.get(len(pushes), "opposite directions")
+    if len(pushes) == 1 and "onto" in {direction(f) for f in (standard, depthwise)}:
+        directions = "one direction"
+    return {"standard": standard, "depthwise": depthwise,
+            "predicted": macs["standard"] / (macs["depthwise"] + macs["pointwise"]),
+            "measured": seconds["standard"] / (seconds["depthwise"] + seconds["pointwise"]),
+            "directions": directions}
+
+
+def direction(factor: float) -> str:
+    """``"above"``, ``"below"`` or ``"onto"``: where a factor of :func:`speedup_factors` pushes
+    the measured speed-up relative to the MAC count."""
+    return "above" if factor > 1 else "below" if factor < 1 else "onto"
