@@ -64,3 +64,13 @@ def test_bad_input_names_the_parameter():
     with pytest.raises(ValueError, match=r"macs must be positive.*depthwise"):
         costs.speedup_factors({**MACS, "depthwise": 0}, seconds_at(
             {"standard": 1.0, "depthwise": 1.0, "pointwise": 1.0}))
+
+
+def test_faster_names_whichever_is_faster():
+    assert costs.faster({"Keras": 1.0, "PyTorch": 2.2}) == ("Keras", "PyTorch", 2.2)
+    fast, slow, ratio = costs.faster({"Keras": 3.0, "PyTorch": 1.5})
+    assert (fast, slow) == ("PyTorch", "Keras") and ratio == 2.0
+    with pytest.raises(ValueError, match="seconds"):
+        costs.faster({"Keras": 1.0})
+    with pytest.raises(ValueError, match="seconds"):
+        costs.faster({"Keras": 1.0, "PyTorch": 0.0})

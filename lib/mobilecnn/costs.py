@@ -188,3 +188,13 @@ def direction(factor: float) -> str:
     """``"above"``, ``"below"`` or ``"onto"``: where a factor of :func:`speedup_factors` pushes
     the measured speed-up relative to the MAC count."""
     return "above" if factor > 1 else "below" if factor < 1 else "onto"
+
+
+def faster(seconds: dict) -> tuple:
+    """``(fastest, slowest, ratio)`` for ``{label: seconds}``: the labels of the shortest and the
+    longest time and how many times longer the second is (at least 1)."""
+    if len(seconds) < 2 or not all(s > 0 for s in seconds.values()):
+        raise ValueError(f"seconds must give at least two positive times, got {seconds!r}")
+    fastest = min(seconds, key=seconds.get)
+    slowest = max(seconds, key=seconds.get)
+    return fastest, slowest, seconds[slowest] / seconds[fastest]
