@@ -45,3 +45,13 @@ def test_static_page_evaluates_the_same_fields_as_the_live_reading():
         assert set(shown) == set(reading.SUMMARY_FIELDS) == set(live)
         assert shown == live
     assert json.loads(json.dumps(data)) == data
+
+
+def test_squeezenet_rho_grid_offers_the_smallest_input_of_every_version():
+    """35 px is the default network's smallest input; 32 px that of version 1.1 and ceil pooling."""
+    rho = next(m for m in mobilecnn.architecture("squeezenet").metaparameters if m.name == "rho")
+    sizes = [round(227 * r) for r in rho.grid]
+    assert mobilecnn.minimum_image_size("squeezenet") == 35 and 35 in sizes
+    assert min(mobilecnn.minimum_image_size("squeezenet", version=v, pooling=p)
+               for v in ("1.0", "1.1") for p in ("floor", "ceil")) == 32 == min(sizes)
+    assert sizes == sorted(sizes) and sizes[-2:] == [224, 227]
