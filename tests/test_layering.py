@@ -23,7 +23,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "mobilecnn"
 FLOORS = ("core", "analysis", "frameworks", "train", "deploy", "explore", "experiments", "book")
 LAYER = {
     "ops": "core", "graph": "core", "architectures": "core",
-    "profiler": "analysis", "costs": "analysis", "memory": "analysis",
+    "profiler": "analysis", "costs": "analysis", "memory": "analysis", "verdicts": "analysis",
+    "stats": "analysis",
     "tf_import": "frameworks", "keras_backend": "frameworks", "torch_backend": "frameworks",
     "parity": "frameworks",
     "data": "train", "train": "train",
