@@ -265,8 +265,9 @@ def legend_label(r) -> str:
     """A reading's legend entry: the architecture's title, the metaparameters that differ from
     their defaults (none at the defaults), and its two counts."""
     base = reading.defaults(r.name)
-    changed = ", ".join(f"{k}={reading.value_label(r.name, k, v)}" for k, v in r.settings
-                        if k not in reading.STATIC_DEFAULTS and not reading._same(v, base[k]))
+    label = lambda k, v: reading.value_label(r.name, k, v)  # noqa: E731
+    changed = ", ".join(f"{k}={label(k, v)}" for k, v in r.settings
+                        if k not in reading.STATIC_DEFAULTS and label(k, v) != label(k, base[k]))
     x, y = r.profile.params / 1e6, r.profile.macs / 1e6
     return (f"{architectures.get(r.name).title}{f' ({changed})' if changed else ''}: "
             f"{x:.2f}M params, {y:.1f}M MACs")
