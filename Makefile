@@ -31,7 +31,8 @@ data:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	  else echo "install Debian's dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist), or put its four IDX files in a folder and set MOBILECNN_DATA to it"; fi; }
 
-# Chapters run first in parallel (one kernel per core, one thread each) into the execution cache;
+# Chapters run first in parallel (one kernel per core, one thread each) into the execution cache,
+# then the pages that time things one at a time (tools/execute_notebooks.py says how);
 # the build then renders them. A chapter that fails there runs again inside the build, which
 # shows its traceback and fails.
 book: $(STAMP) data
@@ -39,7 +40,7 @@ book: $(STAMP) data
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP) browser data
-	TF_CPP_MIN_LOG_LEVEL=2 MOBILECNN_SMOKE=1 MOBILECNN_THREADS=1 $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests --nbmake chapters
+	TF_CPP_MIN_LOG_LEVEL=2 MOBILECNN_SMOKE=1 MOBILECNN_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q -p no:cacheprovider tests --nbmake chapters
 
 PORT ?= 8000
 serve:

@@ -64,7 +64,8 @@ def main(argv=None) -> list:
               f"{r['int8_bytes'] / 1024:>8.0f} "
               + " ".join(f"{r[f'latency_ms {rt}']:>15.2f}" for rt in compare.RUNTIMES))
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1,
+        args.json.write_text(json.dumps({"provenance": book.provenance(__file__, argv),
+                                         "rows": rows}, indent=1,
                                         default=str) + "\n")
         print(f"wrote {args.json}")
     return rows

@@ -31,11 +31,8 @@ Writes ``benchmarks/results/deploy.json`` (or ``--out``) and prints one table.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -57,28 +54,6 @@ QAT_EPOCHS = 2
 ACCURACY_POINTS = 1.0
 CALIBRATION = 300
 RESULTS = Path(__file__).resolve().parent / "results" / "deploy.json"
-
-
-def machine() -> str:
-    """The CPU's model name and core count, as ``lscpu`` reports them."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-        return (f"{info['Model name'].strip()}, {info['CPU(s)'].strip()} CPUs "
-                f"({info['Architecture'].strip()})")
-    except (OSError, subprocess.CalledProcessError, KeyError):
-        return platform.processor() or platform.machine()
-
-
-def versions() -> dict:
-    import ai_edge_litert
-    import onnxruntime
-    import tensorflow as tf
-    import torch
-
-    return {"tensorflow": tf.__version__, "ai-edge-litert": ai_edge_litert.__version__,
-            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
-            "python": platform.python_version()}
 
 
 def measure(name: str, setting: dict, runs: int, framework_runs: int) -> tuple:
@@ -277,8 +252,7 @@ def main(argv=None):
     smoke = book.smoke()
     if smoke:
         print("smoke run (MOBILECNN_SMOKE=1): the accuracies are not results")
-    command = ("MOBILECNN_THREADS=1 python benchmarks/deploy.py"
-               + (" " + " ".join(argv if argv is not None else sys.argv[1:])))
+    provenance = book.provenance(__file__, argv if argv is not None else sys.argv[1:])
     updates = []
     if args.update and args.out.is_file():
         old = json.loads(args.out.read_text())
@@ -288,19 +262,18 @@ def main(argv=None):
         results = [c for c in old["checks"] if c["architecture"] not in mine] + results
         qat_results = ([q for q in old["qat"] if q["architecture"] not in mine]
                        + qat_results)
-        updates = old.get("updates", []) + [{"architectures": sorted(mine), "command": command,
-                                             "date": datetime.date.today().isoformat()}]
-        command = old["command"]
+        updates = old.get("updates", []) + [{"architectures": sorted(mine),
+                                             "provenance": provenance}]
+        provenance = old["provenance"]
         order = list(SETTINGS).index
         rows.sort(key=lambda r: order(r["architecture"]))
         results.sort(key=lambda c: order(c["architecture"]))
         trained = dict(sorted(trained.items(), key=lambda item: order(item[0])))
     document = {
-        "command": command.strip(), "updates": updates,
-        "machine": machine(), "threads": threads,
+        "provenance": provenance, "updates": updates, "threads": threads,
         "threads_note": "LiteRT and ONNX Runtime on 1 thread each; Keras and PyTorch on "
                         "MOBILECNN_THREADS threads",
-        "date": datetime.date.today().isoformat(), "versions": versions(), "smoke": smoke,
+        "smoke": smoke,
         "calibration_images": CALIBRATION, "accuracy_points": ACCURACY_POINTS,
         "trained": trained, "rows": rows, "checks": results, "qat": qat_results}
     args.out.parent.mkdir(parents=True, exist_ok=True)

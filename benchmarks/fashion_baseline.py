@@ -224,14 +224,12 @@ def main(argv=None) -> Path:
                  image_size=image_size(name, meta), epochs=epochs, subset=subset or None,
                  dataset=DATASET)
             for name, meta in configs.items() for fw in frameworks for seed in seeds]
-    from mobilecnn import book
-
     settings = {"configs": configs, "frameworks": frameworks, "seeds": seeds, "epochs": epochs,
                 "subset": subset or None, "test_images": "all 10,000",
                 "predictions": "one character per test image: the predicted class (0-9), in "
                                "the order of the test set"}
     runs = sweep(run_one, todo, args.out, "fashion_baseline.py", argv, 1, settings,
-                 extra={"machine_details": book.machine(), "smoke": args.smoke},
+                 extra={"smoke": args.smoke},
                  line=lambda r: (f"{r['name']:>14} {r['framework']:>5} seed {r['seed']}: "
                                  f"{r['test_accuracy']:.4f} ({r['seconds']:.0f} s"
                                  f"{', cached' if r['cached'] else ''})"))

@@ -21,7 +21,6 @@ import argparse
 import itertools
 import json
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -30,13 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "mobilenet_v2_ablation.json"
 PROJECTIONS = ("linear", "relu6")
 RESIDUALS = ("add", "none")
-
-
-def machine() -> str:
-    """What ``lscpu`` says about the CPU (model name and CPU count): one line for the results."""
-    from mobilecnn import book
-
-    return book.machine()["text"]
 
 
 def run_tasks(run, tasks, jobs: int):
@@ -62,16 +54,15 @@ def sweep(run, todo, out: Path, script: str, argv, jobs: int, settings: dict, ru
     (``--resume``); ``settings`` and ``extra`` go into the file (``settings`` gains the dataset
     of the first run); ``line(run)`` prints one line per run at the end."""
     start = time.perf_counter()
-    command = "MOBILECNN_THREADS={} .venv/bin/python benchmarks/{} {}".format(
-        os.environ["MOBILECNN_THREADS"], script,
-        " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    from mobilecnn import book
+
+    provenance = book.provenance(script, argv)
     runs = list(runs)
 
     def write(complete: bool) -> None:
-        report = {"command": command, "machine": machine(), "complete": complete,
+        report = {"provenance": provenance, "complete": complete,
                   "threads_per_run": int(os.environ["MOBILECNN_THREADS"]), "jobs": jobs,
                   "wall_seconds": round(time.perf_counter() - start, 1),
-                  "date": time.strftime("%Y-%m-%d"),
                   "settings": {**settings, "dataset": runs[0]["dataset"] if runs else None},
                   **(extra or {}), "runs": runs}
         out.parent.mkdir(parents=True, exist_ok=True)

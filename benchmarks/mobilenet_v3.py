@@ -27,20 +27,12 @@ import argparse
 import fcntl
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "mobilenet_v3.json"
 PARTS = ("last_stage", "quantization", "netadapt")
-
-
-def machine() -> str:
-    """What ``lscpu`` says about the CPU (model name and CPU count): one line for the results."""
-    from mobilecnn import book
-
-    return book.machine()["text"]
 
 
 def last_stage(tiny: bool, runs: int) -> dict:
@@ -145,11 +137,8 @@ def main(argv=None) -> Path:
                                  1 if args.tiny else args.epochs)
         else:
             value = netadapt(args.tiny, args.steps, args.base_epochs)
-        argv_text = " ".join(sys.argv[1:]) if argv is None else " ".join(argv)
-        info = {"command": f"MOBILECNN_THREADS={os.environ.get('MOBILECNN_THREADS', '')} "
-                           f".venv/bin/python benchmarks/mobilenet_v3.py {argv_text}".strip(),
-                "machine": machine(), "threads": os.environ.get("MOBILECNN_THREADS"),
-                "date": time.strftime("%Y-%m-%d"), "tiny": args.tiny,
+        info = {"provenance": book.provenance(__file__, argv),
+                "threads": os.environ.get("MOBILECNN_THREADS"), "tiny": args.tiny,
                 "wall_seconds": round(time.perf_counter() - start, 1)}
         update(args.out, part, value, info)
         print(f"{part}: {time.perf_counter() - start:.0f} s -> {args.out}", flush=True)

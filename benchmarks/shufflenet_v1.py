@@ -20,19 +20,11 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "shufflenet_v1.json"
-
-
-def machine() -> dict:
-    """CPU model and core count as ``lscpu`` reports them, and the software versions."""
-    from mobilecnn import book
-
-    return book.machine()
 
 
 def shuffle_sweep(seeds, groups, scale: float, epochs: int, frameworks) -> list:
@@ -105,14 +97,16 @@ def main(argv=None) -> dict:
 
     book.setup(seed=0)
     start = time.time()
-    result = {"command": "MOBILECNN_THREADS=1 .venv/bin/python benchmarks/shufflenet_v1.py "
-                         + " ".join(argv if argv is not None else sys.argv[1:]),
+    # One record per part: the top level's describes the groups timing, shuffle_run's the sweep.
+    provenance = book.provenance(__file__, argv)
+    result = {"provenance": {**provenance, "part": "groups"},
               "threads": int(os.environ.get("MOBILECNN_THREADS", "0")) or None,
-              "machine": machine(), "settings": {k: (str(v) if isinstance(v, Path) else v)
-                                                 for k, v in vars(args).items()}}
+              "settings": {k: (str(v) if isinstance(v, Path) else v)
+                           for k, v in vars(args).items()}}
     if args.out.exists():       # keep the other part when only one is rerun
         old = json.loads(args.out.read_text())
-        kept = ("shuffle", "shuffle_seconds", "shuffle_command", "shuffle_note", "groups")
+        kept = ("shuffle", "shuffle_seconds", "shuffle_run", "groups")
+        kept += ("provenance",) * ("groups" not in args.parts)
         result.update({k: old[k] for k in kept if k in old})
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -121,8 +115,7 @@ def main(argv=None) -> dict:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
 
     if "shuffle" in args.parts:
-        result["shuffle_command"] = result["command"]
-        result.pop("shuffle_note", None)
+        result["shuffle_run"] = {"provenance": {**provenance, "part": "shuffle"}}
         result["shuffle"] = shuffle_sweep(args.seeds, args.groups, args.scale, args.epochs,
                                           args.frameworks)
         result["shuffle_seconds"] = time.time() - start

@@ -18,19 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "shufflenet_v2_guidelines.json"
-
-
-def machine() -> dict:
-    """CPU model and core count as ``lscpu`` reports them, and the software versions."""
-    from mobilecnn import book
-
-    return book.machine()
 
 
 def main(argv=None) -> dict:
@@ -56,10 +48,8 @@ def main(argv=None) -> dict:
     rows = guidelines.sweep(args.guidelines, tuple(args.scales), tuple(args.frameworks),
                             repeats=args.repeats, rounds=args.rounds, threads=1, size=args.size,
                             log=lambda line: print(line, flush=True))
-    result = {"command": "MOBILECNN_THREADS=1 .venv/bin/python benchmarks/shufflenet_v2_guidelines.py "
-                         + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"provenance": book.provenance(__file__, argv),
               "threads": int(os.environ.get("MOBILECNN_THREADS", "0")) or None,
-              "machine": machine(),
               "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "source": guidelines.SOURCE, "rows": rows, "seconds": time.time() - start}
     args.out.parent.mkdir(parents=True, exist_ok=True)

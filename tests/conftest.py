@@ -31,6 +31,29 @@ def load_benchmark(name: str):
     return module
 
 
+# The files that take longest, longest first (measured with --durations on 2 cores). `make test`
+# hands whole files to its two workers in collection order (--dist loadfile), so these start
+# first and the short ones fill in at the end, instead of a five-minute notebook starting last
+# while the other worker idles. Only the order depends on this list; a file missing from it
+# runs after these, in pytest's own order.
+LONGEST_FIRST = (
+    "tests/test_deploy_torch.py", "chapters/08_comparison.ipynb", "tests/test_frameworks.py",
+    "chapters/09_deployment.ipynb", "tests/test_deploy.py", "chapters/04_squeezenet.ipynb",
+    "tests/test_numerics.py", "chapters/05_shufflenet_v1.ipynb", "tests/test_mobilenet_v3_chapter.py",
+    "chapters/03_mobilenet_v2.ipynb", "chapters/07_mobilenet_v3.ipynb", "tests/test_train.py",
+    "chapters/06_shufflenet_v2.ipynb", "tests/test_explorer_page.py", "tests/test_widgets.py",
+    "tests/test_mobilenet_v3.py", "chapters/02_mobilenet_v1.ipynb", "chapters/explorer.ipynb",
+    "tests/test_benchmarks.py", "tests/test_profile.py", "tests/test_tf_import.py",
+    "chapters/01_convolution_cost.ipynb",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    # a stable sort: each file's tests stay together and in their order (module fixtures)
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def pytest_configure(config):
     # TensorFlow and PyTorch each start thread pools; one thread each keeps two xdist workers
     # from oversubscribing a 2-core machine.

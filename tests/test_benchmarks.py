@@ -49,6 +49,8 @@ def check_row(row, framework, modes, bench):
         assert row[mode]["seconds"] > 0 and row[mode]["cpu_seconds"] > 0
         assert 0 <= row[mode]["test_accuracy"] <= 1
     for mode in modes[1:]:
+        # the same division of the same two floats: approx's default (relative 1e-6) only
+        # absorbs float64 rounding (1e-16)
         assert row[f"ratio_{mode}"] == pytest.approx(row["fit"]["seconds"] / row[mode]["seconds"])
         assert row[f"cpu_ratio_{mode}"] > 0
 
@@ -84,6 +86,7 @@ def test_summary_takes_medians_and_ratios(bench):
     row = bench.summarize(runs)
     assert row["repeats"] == 3
     assert row["fit"]["seconds"] == 12.0 and row["plain"]["seconds"] == 9.0   # medians
+    # ratios of medians in float64: approx's default (relative 1e-6) absorbs the last bit
     assert row["ratio_plain"] == pytest.approx(12.0 / 9.0)
     assert row["ratio_plain-cl"] == pytest.approx(12.0 / 10.0)
     assert row["cpu_ratio_plain"] == pytest.approx(9.0 / 8.0)

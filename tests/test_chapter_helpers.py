@@ -32,6 +32,7 @@ def test_single_layer_costs_follow_the_closed_forms(shape, filters, kernel, stri
     assert (dw.weights, dw.macs) == (k * k * m, ho * wo * k * k * m)
     assert (pw.weights, pw.macs) == (m * n, ho * wo * m * n)
     sep = costs.total(costs.single_layer("separable", shape, n, k, stride))
+    # an exact identity of integers, divided in float64: isclose's relative 1e-9 is rounding
     assert math.isclose(sep / standard.macs, 1 / n + 1 / k ** 2)
 
 
@@ -88,6 +89,7 @@ def test_paper_table_3_is_reproduced():
 
 
 def test_printed_precision():
+    # half a unit of the last printed digit, computed in float64 (approx: relative 1e-6)
     assert printed_precision(4.2) == pytest.approx(0.05)
     assert printed_precision(569) == pytest.approx(0.5)
     assert printed_precision(0.27) == pytest.approx(0.005)

@@ -20,6 +20,8 @@ def test_closest_setting_is_closest_on_a_log_scale():
             macs = mobilecnn.profile(name, num_classes=1000, **best).macs
             for other in compare.microcontroller.grid(name):
                 m = mobilecnn.profile(name, num_classes=1000, **other).macs
+                # a tie (two settings equally far) differs only by the logs' float64
+                # rounding, 1e-16 of values below 10; 1e-12 absorbs that and nothing else
                 assert abs(math.log(macs / target)) <= abs(math.log(m / target)) + 1e-12
     with pytest.raises(ValueError, match="target_macs"):
         compare.closest_setting("mobilenet_v1", 0)
@@ -28,7 +30,8 @@ def test_closest_setting_is_closest_on_a_log_scale():
 def test_default_setting_is_the_paper_network():
     s = compare.default_setting("mobilenet_v1")
     assert s == {"alpha": 1.0, "image_size": 224}
-    assert mobilecnn.profile("mobilenet_v1", **s).macs == pytest.approx(568.7e6, rel=1e-3)
+    # the paper's Table 1 prints 569 million Mult-Adds: agreement to its printed digits
+    assert round(mobilecnn.profile("mobilenet_v1", **s).macs / 1e6) == 569
     assert compare.default_setting("squeezenet") == {"image_size": 227}
 
 
@@ -151,4 +154,5 @@ def test_operator_probe_times_both_files():
     assert [r["tail"] for r in rows] == ["relu", "hard_swish"]
     for r in rows:
         assert r["float32_us"] > 0 and r["int8_us"] > 0
+        # the same division of the same floats (approx: relative 1e-6, float64 rounding)
         assert r["speedup"] == pytest.approx(r["float32_us"] / r["int8_us"])

@@ -150,9 +150,10 @@ def test_every_explorer_in_chromium_at_phone_width(page, built):
         box.locator(f'.mcnn-table:not([hidden]) tr[data-stage="{stage}"] button').click()
         assert box.evaluate(VIEW) == expected(name, {}, {stage})
         rho = next(c for c in ctrls if c.name == "rho")
-        times.append(move(box, rho, len(rho.values) - 2))
-        assert box.evaluate(VIEW) == expected(name, {"rho": rho.values[-2]}, {stage})
-        move(box, rho, len(rho.values) - 1)
+        if len(rho.values) > 1:     # EffNet's explorer keeps its paper's 32 px only
+            times.append(move(box, rho, len(rho.values) - 2))
+            assert box.evaluate(VIEW) == expected(name, {"rho": rho.values[-2]}, {stage})
+            move(box, rho, len(rho.values) - 1)
         box.locator(f'.mcnn-table:not([hidden]) tr[data-stage="{stage}"] button').click()
     times.sort()
     median, worst = times[len(times) // 2], times[-1]

@@ -26,7 +26,7 @@ def test_smoke_run_writes_predictions_and_intervals(root, tmp_path):
     report = json.loads(out.read_text())
     bench = load_benchmark("fashion_baseline")
     assert report["complete"] and report["smoke"]
-    assert {"command", "date", "machine", "machine_details"} <= report.keys()
+    assert {"command", "date", "machine", "versions"} <= report["provenance"].keys()
     runs = report["runs"]
     assert [r["seed"] for r in runs] == bench.SMOKE["seeds"]
     _, (_, y_test) = data.load("fashion_mnist", 28)
@@ -46,7 +46,7 @@ def test_committed_results(root):
     path = root / "benchmarks" / "results" / "fashion_baseline.json"
     report = json.loads(path.read_text())
     assert report["complete"] and not report["smoke"]
-    assert {"command", "date", "machine", "machine_details"} <= report.keys()
+    assert {"command", "date", "machine", "versions"} <= report["provenance"].keys()
     assert not any(r["smoke"] for r in report["runs"])
     rows = report["summary"]["rows"]
     assert {(r["name"], r["framework"]) for r in rows} >= {

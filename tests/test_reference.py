@@ -55,4 +55,10 @@ def test_mobilenet_v1_equals_keras_applications_at_odd_sizes(size):
         if layer.get_weights():
             reference.get_layer(layer.name).set_weights(layer.get_weights())
     x = np.random.default_rng(0).random((2, size, size, 3)).astype("float32")
-    assert np.allclose(ours(x, training=False), reference(x, training=False), atol=1e-5)
+    # probabilities of two float32 graphs of one function: softmax moves by at most half the
+    # logits' change, which float32 rounding bounds (parity.rounding_tolerance, unit-scale logits)
+    logits = keras.Model(reference.input, reference.layers[-1].input)(x, training=False)
+    tolerance = parity.rounding_tolerance(mobilecnn.profile(
+        "mobilenet_v1", alpha=0.25, image_size=size, num_classes=10))
+    assert np.abs(ours(x, training=False) - reference(x, training=False)).max() <= \
+        tolerance * max(1.0, float(np.abs(logits).max()))

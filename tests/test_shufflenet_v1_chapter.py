@@ -123,4 +123,4 @@ def test_benchmark_runs_on_a_tiny_setting(tmp_path, monkeypatch):
         (f, g) for f in ("keras", "torch", "tflite") for g in (1, 2)}
     macs = {r["groups"]: r["macs"] for r in result["groups"] if r["framework"] == "torch"}
     assert macs[1] == 2 * macs[2] == 4 * 4 * 8 * 8
-    assert result["machine"]["cores"] >= 1
+    assert result["provenance"]["machine"]["cores"] >= 1 and result["shuffle_run"]["provenance"]["part"] == "shuffle"

@@ -42,6 +42,7 @@ def test_learning_rate_schedule():
     r = train.RECIPE
     steps, total = 23, 23 * 20
     lrs = [r.lr(s, total, steps) for s in range(total)]
+    # the schedule's formula in float64 (approx: relative 1e-6)
     assert lrs[0] == pytest.approx(r.learning_rate / steps)           # warm-up starts near zero
     assert max(lrs) == pytest.approx(r.learning_rate)                  # peak after one epoch
     assert np.argmax(lrs) == steps - 1

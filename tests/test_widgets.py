@@ -387,7 +387,7 @@ def test_plot_limits_hold_every_grid_point_and_figure():
         assert x_lo < fig.params < x_hi and y_lo < fig.macs < y_hi
     readings = [reading.read(n, {}) for n in mobilecnn.list_architectures()]
     ax = widgets.comparison_figure(readings).axes[0]
-    assert ax.get_xlim() == pytest.approx((x_lo, x_hi))
+    assert ax.get_xlim() == pytest.approx((x_lo, x_hi))    # matplotlib stores the floats given
     # One square per published figure, one dot per valid reading, in the architecture's colour.
     valid = [r for r in readings if r.profile is not None]
     assert len(ax.collections) == len(widgets.published_points()) + len(valid)

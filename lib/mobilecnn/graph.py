@@ -13,15 +13,20 @@ is one row of :data:`mobilecnn.ops.OPS`. Three interpreters walk the finished li
 * :mod:`mobilecnn.torch_backend` turns each node into a PyTorch module with the node's name.
 
 Shapes are channels-last, ``(height, width, channels)`` for feature maps and ``(features,)``
-after global pooling, and describe one image (no batch axis). Kernels and pooling windows are
-``(height, width)``; an ``int`` ``k`` means ``(k, k)``.
+after global pooling, and describe one image (no batch axis). Kernels, pooling windows and
+strides are ``(height, width)`` pairs; an ``int`` ``k`` means ``(k, k)`` (EffNet's 2x1 pooling
+with stride (2, 1) is ``maxpool(x, (2, 1), (2, 1))``). Nodes always store the pairs.
 
 Padding is always explicit. A ``"same"`` convolution or pool is resolved here to the four
 numbers TensorFlow would use (``pad_top, pad_bottom, pad_left, pad_right``): for a stride-2
 layer on an even-sized input that is one row and column at the bottom and right only. The
 PyTorch interpreter applies exactly these numbers, which is why the two frameworks compute the
-same function on the same weights. Padding always adds zeros, also before max pooling (the book's
-networks only max-pool non-negative activations, where zeros and minus infinity agree).
+same function on the same weights. Padding adds zeros before convolutions and average pooling.
+Before max pooling a padded entry never wins the maximum (minus infinity), as in TensorFlow's
+``"same"`` pooling and PyTorch's ``MaxPool2d(padding=...)``: Xception max-pools batch-norm
+outputs, which are negative as often as not. (The Keras interpreter can only express that for
+``"same"`` padding; any other padding before a max pool it fills with zeros, which agree with
+minus infinity on the non-negative activations that every such pool in the book reads.)
 """
 
 from __future__ import annotations
@@ -159,7 +164,7 @@ class Net:
         """``"same"``, ``"valid"`` or explicit ``(top, bottom, left, right)`` -> four numbers."""
         h, w, _ = self.shape(x)
         if padding == "same":
-            return same_padding(h, kernel[0], stride) + same_padding(w, kernel[1], stride)
+            return same_padding(h, kernel[0], stride[0]) + same_padding(w, kernel[1], stride[1])
         if padding == "valid":
             return (0, 0, 0, 0)
         return tuple(padding)
@@ -169,12 +174,12 @@ class Net:
 
     # ---- layers with weights ------------------------------------------------------------------
     def conv(self, x, filters, kernel=1, stride=1, groups=1, padding="same", bias=False, *, name):
-        kernel = pair(kernel)
+        kernel, stride = pair(kernel), pair(stride, "stride")
         return self.add_node(name, "conv", [x], filters=filters, kernel=kernel, stride=stride,
                              groups=groups, pad=self._pad(x, kernel, stride, padding), bias=bias)
 
     def depthwise(self, x, kernel=3, stride=1, padding="same", bias=False, *, name):
-        kernel = pair(kernel)
+        kernel, stride = pair(kernel), pair(stride, "stride")
         return self.add_node(name, "depthwise", [x], kernel=kernel, stride=stride,
                              pad=self._pad(x, kernel, stride, padding), bias=bias)
 
@@ -188,10 +193,13 @@ class Net:
 
     # ---- layers without weights ---------------------------------------------------------------
     def act(self, x, kind: str, name=None):
-        """An activation by op name: ``relu``, ``relu6``, ``hard_swish`` or ``hard_sigmoid``."""
+        """An activation by op name: ``relu``, ``relu6``, ``hard_swish``, ``hard_sigmoid`` or
+        ``leaky_relu`` (Keras' default slope, 0.3; :meth:`leaky_relu` takes another)."""
+        if kind == "leaky_relu":
+            return self.leaky_relu(x, name=name)
         if kind not in ("relu", "relu6", "hard_swish", "hard_sigmoid"):
             raise ValueError(f"activation {kind!r} is not one of 'relu', 'relu6', 'hard_swish', "
-                             "'hard_sigmoid'")
+                             "'hard_sigmoid', 'leaky_relu'")
         suffix = {"relu6": "relu"}.get(kind, kind)
         return self.add_node(name or self._name(x, suffix), kind, [x])
 
@@ -207,13 +215,21 @@ class Net:
     def hard_sigmoid(self, x, name=None):
         return self.act(x, "hard_sigmoid", name)
 
+    def leaky_relu(self, x, negative_slope=0.3, name=None):
+        """``x`` where positive, ``negative_slope * x`` elsewhere. The default is Keras'
+        ``LeakyReLU()`` (0.3; PyTorch's own default is 0.01)."""
+        if not 0 <= negative_slope < 1:
+            raise ValueError(f"negative_slope must be in [0, 1), got {negative_slope!r}")
+        return self.add_node(name or self._name(x, "leaky_relu"), "leaky_relu", [x],
+                             negative_slope=float(negative_slope))
+
     def maxpool(self, x, pool=3, stride=2, padding="valid", *, name):
-        pool = pair(pool, "pool")
+        pool, stride = pair(pool, "pool"), pair(stride, "stride")
         return self.add_node(name, "maxpool", [x], kernel=pool, stride=stride,
                              pad=self._pad(x, pool, stride, padding))
 
     def avgpool(self, x, pool=3, stride=2, padding="valid", *, name):
-        pool = pair(pool, "pool")
+        pool, stride = pair(pool, "pool"), pair(stride, "stride")
         return self.add_node(name, "avgpool", [x], kernel=pool, stride=stride,
                              pad=self._pad(x, pool, stride, padding))
 
@@ -221,7 +237,9 @@ class Net:
         return self.add_node(name, "gap", [x], keepdims=keepdims)
 
     def flatten(self, x, name="flatten"):
-        """(1, 1, C) -> (C,): only after global pooling, where the layout question cannot arise."""
+        """(H, W, C) -> (H * W * C,) in channels-last order, as Keras' ``Flatten`` (the PyTorch
+        interpreter permutes its channels-first map to that order first, so a dense layer after
+        it holds the same weights in both frameworks)."""
         return self.add_node(name, "flatten", [x])
 
     def dropout(self, x, rate, name="dropout"):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Net
+from .ops import pair_text
 
 UNIT_KINDS = ("resnet", "resnext", "shufflenet")
 
@@ -187,8 +188,8 @@ def unit_steps(net: Net, block: str) -> list:
             steps[-1] = (side, text + (", " if "\n" in text else "\n") + _AFTER[n.op])
             continue
         g = n.attr("groups", 1)
-        stride = n.attr("stride", 1)
-        s = f", stride {stride}" if stride > 1 else ""
+        stride = n.attr("stride", (1, 1))
+        s = f", stride {pair_text(stride)}" if stride != (1, 1) else ""
         c = n.out_shape[-1]
         if n.op == "conv":
             kind = f"1\u00d71 GConv, g = {g}" if g > 1 else "1\u00d71 Conv"

@@ -44,7 +44,7 @@ import time
 
 from .costs import memory_access as node_memory_access
 from .graph import Net
-from .ops import OPS
+from .ops import OPS, pair_text
 
 GUIDELINES = ("G1", "G2", "G3", "G4")
 FRAMEWORKS = ("keras", "torch", "tflite")
@@ -386,8 +386,8 @@ def unit_steps(net: Net, block: str) -> dict:
             text = steps[side][i]
             steps[side][i] = text + (", " if "\n" in text else "\n") + _AFTER[n.op]
             continue
-        stride = n.attr("stride", 1)
-        s = f", stride {stride}" if stride > 1 else ""
+        stride = n.attr("stride", (1, 1))
+        s = f", stride {pair_text(stride)}" if stride != (1, 1) else ""
         c = n.out_shape[-1]
         side = "left" if "_proj_" in n.name else "right"
         if n.op == "slice":

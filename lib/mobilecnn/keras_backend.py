@@ -66,15 +66,19 @@ class ChannelSlice(layers.Layer):
 
 
 def _padding(node: Node, x) -> tuple:
-    """Keras' own ``padding="same"`` when it equals the node's padding, else explicit zeros."""
+    """Keras' own ``padding="same"`` when it equals the node's padding, else explicit zeros.
+
+    Not for average pooling, whose ``"same"`` leaves the padded entries out of the average
+    where the graph counts them as zeros. For max pooling ``"same"`` is the graph's minus
+    infinity (see :mod:`mobilecnn.graph`)."""
     h, w = node.in_shape[:2]
     kh, kw = node.attr("kernel")
-    stride = node.attr("stride")
+    sh, sw = node.attr("stride")
     pad = node.attr("pad")
     if pad == (0, 0, 0, 0):
         return "valid", x
-    if (node.op in ("conv", "depthwise")
-            and pad == same_padding(h, kh, stride) + same_padding(w, kw, stride)):
+    if (node.op in ("conv", "depthwise", "maxpool")
+            and pad == same_padding(h, kh, sh) + same_padding(w, kw, sw)):
         return "same", x
     x = layers.ZeroPadding2D(((pad[0], pad[1]), (pad[2], pad[3])), name=f"{node.name}_pad")(x)
     return "valid", x
@@ -94,8 +98,8 @@ def _depthwise(node, inputs, a):
 
 def _pool(kind):
     def make(node, inputs, a):
-        _, x = _padding(node, inputs[0])
-        return kind(a["kernel"], strides=a["stride"], padding="valid", name=node.name)(x)
+        padding, x = _padding(node, inputs[0])
+        return kind(a["kernel"], strides=a["stride"], padding=padding, name=node.name)(x)
     return make
 
 
@@ -113,12 +117,13 @@ LAYERS = {
                                                          momentum=a["momentum"], name=n.name)),
     "relu": _single(lambda n, a: layers.ReLU(name=n.name)),
     "relu6": _single(lambda n, a: layers.ReLU(6.0, name=n.name)),
+    "leaky_relu": _single(lambda n, a: layers.LeakyReLU(a["negative_slope"], name=n.name)),
     "hard_sigmoid": _single(lambda n, a: layers.Activation("hard_sigmoid", name=n.name)),
     "hard_swish": _single(lambda n, a: layers.Activation("hard_swish", name=n.name)),
     "maxpool": _pool(layers.MaxPooling2D),
     "avgpool": _pool(layers.AveragePooling2D),
     "gap": _single(lambda n, a: layers.GlobalAveragePooling2D(keepdims=a["keepdims"], name=n.name)),
-    "flatten": _single(lambda n, a: layers.Reshape(n.out_shape, name=n.name)),
+    "flatten": _single(lambda n, a: layers.Flatten(name=n.name)),
     "dropout": _single(lambda n, a: layers.Dropout(a["rate"], name=n.name)),
     "softmax": _single(lambda n, a: layers.Softmax(name=n.name)),
     "channel_shuffle": _single(lambda n, a: ChannelShuffle(a["groups"], a.get("inverse", False),

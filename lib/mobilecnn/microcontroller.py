@@ -121,8 +121,10 @@ def flash_estimate(prof, model: FlashModel) -> int:
 def grid(name: str) -> list:
     """The settings to try for ``name``: every value of its width metaparameter's slider grid
     (SqueezeNet has none: its default only), crossed with the book's resolutions
-    (``RESOLUTIONS``, 32 to 224 pixels) from its smallest workable input up to its paper's."""
+    (``RESOLUTIONS``, 32 to 224 pixels) from its smallest workable input up to its paper's, or
+    up to the largest its rho allows where that is above the paper's (EffNet's 32 pixels)."""
     arch = architectures.get(name)
+    largest = round(arch.base_resolution * _metaparameter(arch, "rho").high)
     widths = ([{arch.width: w} for w in _metaparameter(arch, arch.width).grid]
               if arch.width else [{}])
     settings = []
@@ -130,7 +132,7 @@ def grid(name: str) -> list:
         smallest = architectures.minimum_image_size(name, **width)
         sizes = sorted({s for s in architectures.common.RESOLUTIONS if s >= smallest}
                        | {smallest, arch.base_resolution})
-        settings += [{**width, "image_size": s} for s in sizes if s <= arch.base_resolution]
+        settings += [{**width, "image_size": s} for s in sizes if s <= largest]
     return settings
 
 

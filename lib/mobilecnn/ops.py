@@ -12,7 +12,7 @@ the convolution before them, as TF Lite and every microcontroller runtime do).
 op's name to a layer or module; a test checks that all three know the same ops.
 
 Conventions. Shapes are channels-last ``(height, width, channels)`` or ``(features,)`` and
-describe one image. Kernels and pooling windows are ``(height, width)`` pairs. ``pad`` is the
+describe one image. Kernels, pooling windows and strides are ``(height, width)`` pairs. ``pad`` is the
 four numbers ``(top, bottom, left, right)`` that :class:`~mobilecnn.graph.Net` resolved.
 Multiply-accumulates count convolution and dense layers only, biases excluded (the papers'
 "Mult-Adds"); element-wise work (activations, additions, the squeeze-and-excite product) and
@@ -50,12 +50,19 @@ def window_output(size: int, kernel: int, stride: int, pad: tuple) -> int:
     return (size + pad[0] + pad[1] - kernel) // stride + 1
 
 
+def pair_text(value: tuple) -> str:
+    """A (height, width) pair as a table prints it: ``(2, 2)`` -> ``2``, ``(1, 2)`` -> ``1x2``."""
+    h, w = value
+    return str(h) if h == w else f"{h}x{w}"
+
+
 def _window_shape(shapes, a, name, channels):
     h, w, _ = shapes[0]
     kh, kw = a["kernel"]
+    sh, sw = a["stride"]
     pad = a["pad"]
-    ho = window_output(h, kh, a["stride"], pad[:2])
-    wo = window_output(w, kw, a["stride"], pad[2:])
+    ho = window_output(h, kh, sh, pad[:2])
+    wo = window_output(w, kw, sw, pad[2:])
     if ho < 1 or wo < 1:
         raise ShapeError(f"layer {name!r} gets a {h}x{w} feature map, smaller than its "
                          f"{kh}x{kw} window")
@@ -119,7 +126,7 @@ def _conv_table(node):
     kh, kw = node.attr("kernel")
     g = node.attr("groups")
     kind = "Conv" if g == 1 else f"GConv g{g}"
-    return (f"{kind} / s{node.attr('stride')}",
+    return (f"{kind} / s{pair_text(node.attr('stride'))}",
             _times(kh, kw, node.in_shape[-1] // g, node.out_shape[-1]), _size(node))
 
 
@@ -136,7 +143,7 @@ def _depthwise_kernel(node) -> int:
 
 def _depthwise_table(node):
     kh, kw = node.attr("kernel")
-    return (f"Conv dw / s{node.attr('stride')}", _times(kh, kw, node.in_shape[-1]) + " dw",
+    return (f"Conv dw / s{pair_text(node.attr('stride'))}", _times(kh, kw, node.in_shape[-1]) + " dw",
             _size(node))
 
 
@@ -160,7 +167,7 @@ def _dense_kernel(node) -> int:
 def _pool_table(label):
     def table(node):
         kh, kw = node.attr("kernel")
-        return f"{label} / s{node.attr('stride')}", f"Pool {_times(kh, kw)}", _size(node)
+        return f"{label} / s{pair_text(node.attr('stride'))}", f"Pool {_times(kh, kw)}", _size(node)
     return table
 
 
@@ -170,9 +177,10 @@ def _gap_shape(shapes, a, name):
 
 
 def _flatten_shape(shapes, a, name):
-    if shapes[0][:-1] != (1, 1):
-        raise ValueError(f"{name}: flatten is only defined for 1x1 maps, got {shapes[0]}")
-    return (shapes[0][-1],)
+    if len(shapes[0]) != 3:
+        raise ValueError(f"{name}: flatten needs an (h, w, c) feature map, got {shapes[0]}")
+    h, w, c = shapes[0]
+    return (h * w * c,)
 
 
 def _shuffle_shape(shapes, a, name):
@@ -231,6 +239,7 @@ OPS = {op.name: op for op in (
        buffers=lambda n: 2 * n.out_shape[-1], inplace=True),
     Op("relu", "max(x, 0)", inplace=True),
     Op("relu6", "min(max(x, 0), 6)", inplace=True),
+    Op("leaky_relu", "x if x > 0 else negative_slope * x", inplace=True),
     Op("hard_sigmoid", "relu6(x + 3) / 6", inplace=True),
     Op("hard_swish", "x * relu6(x + 3) / 6", inplace=True),
     Op("maxpool", "max pooling", lambda s, a, name: _window_shape(s, a, name, s[0][-1]),
@@ -239,7 +248,8 @@ OPS = {op.name: op for op in (
        table=_pool_table("Avg Pool")),
     Op("gap", "global average pooling", _gap_shape,
        table=lambda n: ("Avg Pool (global)", f"Pool {_times(*n.in_shape[:2])}", _size(n))),
-    Op("flatten", "(1, 1, C) -> (C,)", _flatten_shape, inplace=True),
+    Op("flatten", "(H, W, C) -> (H * W * C,), channels-last order (row, column, channel)",
+       _flatten_shape, inplace=True),
     Op("dropout", "dropout (identity at inference)", inplace=True),
     Op("softmax", "softmax over classes", table=lambda n: ("Softmax", "Classifier", _size(n))),
     Op("channel_shuffle", "interleave the channels of g groups (inverse: undo that)",

@@ -36,6 +36,7 @@ import numpy as np
 from .architectures import mobilenet_v3
 from .architectures.common import make_divisible
 from .graph import Net
+from .reading import asset
 
 W_MOBILENET_V3 = -0.15
 W_MNASNET = -0.07
@@ -94,8 +95,7 @@ class RewardWidget:
             return height - pad + 10 - (v - y0) / (y1 - y0) * (height - pad - 10)
 
         dots = "".join(
-            f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="3.5" fill="#9467bd" '
-            f'fill-opacity="0.7"><title>{html.escape(str(label))}: {b:.2f}%, {a:.3f} ms</title>'
+            f'<circle class="r-dot" cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="3.5"><title>{html.escape(str(label))}: {b:.2f}%, {a:.3f} ms</title>'
             f'</circle>' for label, a, b in zip(self.labels, lat, acc))
         ticks = "".join(
             f'<text x="{sx(v):.1f}" y="{height - pad + 26}" font-size="10" text-anchor="middle">'
@@ -110,27 +110,27 @@ class RewardWidget:
                               "y": [round(sy(v), 1) for v in acc]}).replace("</", "<\\/")
         u = html.escape(self.uid)
         wi, ti = self.initial
-        return f"""<div class="mobilecnn-reward" id="{u}" style="font-size:0.9em;max-width:100%">
+        return f"""<div class="mobilecnn-reward" id="{u}"><style>{asset("reward.css")}</style>
 <div><strong>{html.escape(self.title)}</strong></div>
-<label style="display:inline-block;margin-right:1.5em">w
- <input type="range" class="r-w" min="0" max="{len(self.ws) - 1}" value="{wi}" style="width:10em">
+<label>w
+ <input type="range" class="r-w" min="0" max="{len(self.ws) - 1}" value="{wi}">
  <output class="r-wv"></output></label>
-<label style="display:inline-block">TAR (ms)
- <input type="range" class="r-t" min="0" max="{len(self.targets) - 1}" value="{ti}"
-  style="width:10em"> <output class="r-tv"></output></label>
-<div class="r-out" style="margin:0.3em 0"></div>
-<svg viewBox="0 0 {width} {height}" style="width:100%;max-width:{width}px;height:auto"
+<label>TAR (ms)
+ <input type="range" class="r-t" min="0" max="{len(self.targets) - 1}" value="{ti}">
+ <output class="r-tv"></output></label>
+<div class="r-out" aria-live="polite"></div>
+<svg viewBox="0 0 {width} {height}" style="max-width:{width}px"
  role="img" aria-label="accuracy against latency, the reward's choice ringed">
-<line x1="{pad}" y1="{height - pad + 10}" x2="{width - 10}" y2="{height - pad + 10}"
- stroke="#888"/><line x1="{pad}" y1="10" x2="{pad}" y2="{height - pad + 10}" stroke="#888"/>
+<line class="r-axis" x1="{pad}" y1="{height - pad + 10}" x2="{width - 10}" y2="{height - pad + 10}"
+/><line class="r-axis" x1="{pad}" y1="10" x2="{pad}" y2="{height - pad + 10}"/>
 {ticks}{yticks}
 <text x="{(width + pad) / 2}" y="{height - 4}" font-size="11" text-anchor="middle">
 latency per image, ms (TF Lite, 1 thread)</text>
 <text x="12" y="{height / 2}" font-size="11" text-anchor="middle"
  transform="rotate(-90 12 {height / 2})">accuracy %</text>
-<line class="r-tar" y1="10" y2="{height - pad + 10}" stroke="#d62728" stroke-dasharray="4 3"/>
+<line class="r-tar" y1="10" y2="{height - pad + 10}" stroke-dasharray="4 3"/>
 {dots}
-<circle class="r-ring" r="8" fill="none" stroke="#d62728" stroke-width="2.5"/>
+<circle class="r-ring" r="8" fill="none" stroke-width="2.5"/>
 </svg>
 <script type="application/json" class="r-data">{payload}</script>
 <script>(function(){{var r=document.getElementById("{u}");

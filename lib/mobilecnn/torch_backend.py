@@ -34,17 +34,19 @@ class ChannelShuffle(nn.Module):
 
 
 class Padded(nn.Module):
-    """Zero-pad (top, bottom, left, right) then apply ``inner``; symmetric padding goes into
-    ``inner`` itself when it can, so the common case costs nothing extra."""
+    """Pad (top, bottom, left, right) with ``value`` (zeros; minus infinity before a max pool)
+    then apply ``inner``; symmetric padding goes into ``inner`` itself when it can, so the
+    common case costs nothing extra."""
 
-    def __init__(self, inner: nn.Module, pad: tuple):
+    def __init__(self, inner: nn.Module, pad: tuple, value: float = 0.0):
         super().__init__()
         self.inner = inner
+        self.value = value
         top, bottom, left, right = pad
         self.pad = (left, right, top, bottom)  # F.pad order: last axis first
 
     def forward(self, x):
-        return self.inner(F.pad(x, self.pad))
+        return self.inner(F.pad(x, self.pad, value=self.value))
 
 
 def _windowed(node: Node, make) -> nn.Module:
@@ -52,6 +54,40 @@ def _windowed(node: Node, make) -> nn.Module:
     if top == bottom and left == right:
         return make((top, left))
     return Padded(make(0), node.attr("pad"))
+
+
+def _ceil_mode_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """PyTorch's pooled length with ``ceil_mode=True`` (a last window may hang over the end,
+    but must start inside the input or its leading padding)."""
+    out = -(-(size + 2 * pad - kernel) // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + pad else out
+
+
+def _maxpool(node: Node, a) -> nn.Module:
+    """Max pooling whose padded entries never win (see :mod:`mobilecnn.graph`), with PyTorch's
+    own padding: symmetric padding as ``padding``; more at the bottom or right (TensorFlow's
+    ``"same"`` with stride 2 on an even size) as ``ceil_mode``, whose last window hangs over
+    the end and ignores what lies beyond, exactly the windows of the node's padding. Only other
+    paddings get explicit minus-infinity values (which ONNX Runtime's int8 calibration cannot
+    range; no network of the book has one)."""
+    top, bottom, left, right = a["pad"]
+    (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+    h, w, _ = node.in_shape
+    ho, wo, _ = node.out_shape
+    if top <= kh // 2 and left <= kw // 2:
+        if top == bottom and left == right:
+            return nn.MaxPool2d(a["kernel"], a["stride"], (top, left))
+        if (top <= bottom and left <= right and _ceil_mode_size(h, kh, sh, top) == ho
+                and _ceil_mode_size(w, kw, sw, left) == wo):
+            return nn.MaxPool2d(a["kernel"], a["stride"], (top, left), ceil_mode=True)
+    return Padded(nn.MaxPool2d(a["kernel"], a["stride"]), a["pad"], float("-inf"))
+
+
+class Flatten(nn.Module):
+    """(N, C, H, W) -> (N, H * W * C) in channels-last order, as Keras' ``Flatten``."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1).flatten(1)
 
 
 class Add(nn.Module):
@@ -120,12 +156,13 @@ MODULES = {
                                       momentum=1 - a["momentum"]),
     "relu": lambda n, a: nn.ReLU(),
     "relu6": lambda n, a: nn.ReLU6(),
+    "leaky_relu": lambda n, a: nn.LeakyReLU(a["negative_slope"]),
     "hard_sigmoid": lambda n, a: nn.Hardsigmoid(),
     "hard_swish": lambda n, a: nn.Hardswish(),
-    "maxpool": lambda n, a: Padded(nn.MaxPool2d(a["kernel"], a["stride"]), a["pad"]),
+    "maxpool": _maxpool,
     "avgpool": lambda n, a: Padded(nn.AvgPool2d(a["kernel"], a["stride"]), a["pad"]),
     "gap": lambda n, a: GlobalPool(a["keepdims"]),
-    "flatten": lambda n, a: nn.Flatten(1),
+    "flatten": lambda n, a: Flatten(),
     "dropout": lambda n, a: nn.Dropout(a["rate"]),
     "softmax": lambda n, a: nn.Softmax(dim=1),
     "channel_shuffle": lambda n, a: ChannelShuffle(a["groups"], a.get("inverse", False)),

@@ -61,9 +61,10 @@ def resolve(name: str, metaparams: dict) -> tuple:
     values = {m.name: m.check(metaparams.get(m.name, m.default)) for m in arch.metaparameters}
     image_size = int(round(base * values["rho"]))
     if image_size < arch.min_resolution:
+        rho = next(m for m in arch.metaparameters if m.name == "rho")
         raise ValueError(f"rho={values['rho']:g} gives a {image_size}-pixel input; rho must be at "
                          f"least {arch.min_resolution / base:.4f} (a {arch.min_resolution}-pixel "
-                         f"input) and at most 1")
+                         f"input) and at most {rho.high:g}")
     return arch, values, image_size
 
 

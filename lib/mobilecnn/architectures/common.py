@@ -218,7 +218,6 @@ class Architecture:
     order: int = 100                # place in listings: the book's chapter order
     smoke: tuple = ()               # ((metaparameter, value), ...): the small setting tests and
                                     # benchmarks build (fast, yet every op kind of the network)
-    parity_tolerance: float = 1e-4  # logits agreement of Keras and PyTorch (parity.check)
     unpublished: str = ""           # why ``published`` is empty: which of the paper's figures
                                     # could not be read or pinned to a network (never a guess)
 
