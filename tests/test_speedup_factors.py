@@ -74,3 +74,13 @@ def test_faster_names_whichever_is_faster():
         costs.faster({"Keras": 1.0})
     with pytest.raises(ValueError, match="seconds"):
         costs.faster({"Keras": 1.0, "PyTorch": 0.0})
+
+
+def test_single_layer_takes_a_nodes_stride_pair():
+    """A node's stride attribute is a (height, width) pair; chapter 2 rebuilds layers from it."""
+    (dw,) = costs.layers(costs.single_layer("depthwise", (14, 14, 8), stride=2))
+    again = costs.single_layer("standard", dw.in_shape, 8, kernel=dw.attr("kernel"),
+                               stride=dw.attr("stride"))
+    assert costs.layers(again)[0].out_shape == dw.out_shape == (7, 7, 8)
+    with pytest.raises(ValueError, match="stride"):
+        costs.single_layer("standard", (14, 14, 8), 8, stride=0)

@@ -19,7 +19,7 @@ BYTES_PER_FLOAT32 = 4
 
 
 def single_layer(kind: str, input_shape: tuple, filters: int | None = None, kernel=3,
-                 stride: int = 1, groups: int = 1) -> Net:
+                 stride=1, groups: int = 1) -> Net:
     """A network of one layer (two for ``"separable"``) on an input of ``input_shape``.
 
     ``kind`` is one of :data:`LAYER_KINDS`:
@@ -49,9 +49,9 @@ def single_layer(kind: str, input_shape: tuple, filters: int | None = None, kern
     elif len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
     kernel = pair(kernel)     # a whole number k means k x k; (h, w) is allowed too
-    if stride < 1 or groups < 1:
-        raise ValueError(f"stride and groups must be at least 1, got stride={stride}, "
-                         f"groups={groups}")
+    stride = pair(stride, "stride")      # likewise; a node's stride attribute is a pair
+    if groups < 1:
+        raise ValueError(f"groups must be at least 1, got groups={groups}")
     net = Net(tuple(input_shape))
     if kind == "standard":
         net.conv("input", filters, kernel, stride, name="standard")
@@ -138,8 +138,6 @@ def layer_table(net: Net) -> list:
         rows.append(dict(name=node.name, type=kind, filter=filt, input=size, macs=node.macs,
                          weights=node.kernel_weights))
     return rows
-
-
 
 
 # ---- measured against counted -----------------------------------------------------------------
