@@ -173,7 +173,8 @@ def speedup_factors(macs: dict, seconds: dict) -> dict:
     depthwise = (macs["depthwise"] + macs["pointwise"]) / (
         macs["depthwise"] * rate["pointwise"] / rate["depthwise"] + macs["pointwise"])
     pushes = {direction(f) for f in (standard, depthwise)} - {"onto"}
-    directions = {0: "no direction", 1: "the same direction"}.get(len(pushes), "opposite directions")
+    directions = {0: "no direction", 1: "the same direction"}.get(len(pushes),
+                                                                  "opposite directions")
     if len(pushes) == 1 and "onto" in {direction(f) for f in (standard, depthwise)}:
         directions = "one direction"
     return {"standard": standard, "depthwise": depthwise,
