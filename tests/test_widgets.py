@@ -360,7 +360,7 @@ def test_compare_plots_the_current_settings():
     assert bytes(comparison.plot.value).startswith(b"\x89PNG")
     fig = widgets.comparison_figure([v1.reading, squeeze.reading])
     labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert len(labels) == 1 and labels[0].startswith("mobilenet_v1")
+    assert len(labels) == 1 and labels[0].startswith("MobileNet v1 (alpha=0.5, rho=")
     assert "text/html" in comparison._repr_mimebundle_()
 
 

@@ -19,7 +19,7 @@ BYTES_PER_FLOAT32 = 4
 
 
 def single_layer(kind: str, input_shape: tuple, filters: int | None = None, kernel=3,
-                 stride: int = 1, groups: int = 1) -> Net:
+                 stride=1, groups: int = 1) -> Net:
     """A network of one layer (two for ``"separable"``) on an input of ``input_shape``.
 
     ``kind`` is one of :data:`LAYER_KINDS`:
@@ -49,9 +49,9 @@ def single_layer(kind: str, input_shape: tuple, filters: int | None = None, kern
     elif len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
     kernel = pair(kernel)     # a whole number k means k x k; (h, w) is allowed too
-    if stride < 1 or groups < 1:
-        raise ValueError(f"stride and groups must be at least 1, got stride={stride}, "
-                         f"groups={groups}")
+    stride = pair(stride, "stride")      # likewise; a node's stride attribute is a pair
+    if groups < 1:
+        raise ValueError(f"groups must be at least 1, got groups={groups}")
     net = Net(tuple(input_shape))
     if kind == "standard":
         net.conv("input", filters, kernel, stride, name="standard")
@@ -140,3 +140,60 @@ def layer_table(net: Net) -> list:
     return rows
 
 
+# ---- measured against counted -----------------------------------------------------------------
+
+def speedup_factors(macs: dict, seconds: dict) -> dict:
+    """Why a separable layer's measured speed-up over a standard one differs from its MAC ratio.
+
+    ``macs`` and ``seconds`` map ``"standard"``, ``"depthwise"`` and ``"pointwise"`` to a layer's
+    MACs and its measured time. With each layer's rate ``r = macs / seconds``, the speed-up of the
+    two halves run one after the other, ``t_std / (t_dw + t_pw)``, is exactly the MAC ratio
+    ``C_std / (C_dw + C_pw)`` times two factors:
+
+    * ``"standard"`` = ``r_pw / r_std``: above 1 when the standard layer runs slower per MAC
+      than the pointwise one (the speed-up rises above the count), below 1 when it runs faster;
+    * ``"depthwise"`` = ``(C_dw + C_pw) / (C_dw r_pw / r_dw + C_pw)``: below 1 when the depthwise
+      layer runs slower per MAC than the pointwise one.
+
+    Returns those two factors, ``"predicted"`` (the MAC ratio), ``"measured"`` (the halves'
+    speed-up) and ``"directions"``: ``"the same direction"`` or ``"opposite directions"``
+    (``"one direction"`` if one factor is exactly 1, ``"no direction"`` if both are).
+    """
+    kinds = ("standard", "depthwise", "pointwise")
+    for name, values in (("macs", macs), ("seconds", seconds)):
+        missing = [k for k in kinds if k not in values]
+        if missing:
+            raise ValueError(f"{name} must give {', '.join(kinds)}; missing {', '.join(missing)}")
+        bad = [k for k in kinds if not values[k] > 0]
+        if bad:
+            raise ValueError(f"{name} must be positive for every layer, got {name}[{bad[0]!r}]="
+                             f"{values[bad[0]]!r}")
+    rate = {k: macs[k] / seconds[k] for k in kinds}
+    standard = rate["pointwise"] / rate["standard"]
+    depthwise = (macs["depthwise"] + macs["pointwise"]) / (
+        macs["depthwise"] * rate["pointwise"] / rate["depthwise"] + macs["pointwise"])
+    pushes = {direction(f) for f in (standard, depthwise)} - {"onto"}
+    directions = {0: "no direction", 1: "the same direction"}.get(len(pushes),
+                                                                  "opposite directions")
+    if len(pushes) == 1 and "onto" in {direction(f) for f in (standard, depthwise)}:
+        directions = "one direction"
+    return {"standard": standard, "depthwise": depthwise,
+            "predicted": macs["standard"] / (macs["depthwise"] + macs["pointwise"]),
+            "measured": seconds["standard"] / (seconds["depthwise"] + seconds["pointwise"]),
+            "directions": directions}
+
+
+def direction(factor: float) -> str:
+    """``"above"``, ``"below"`` or ``"onto"``: where a factor of :func:`speedup_factors` pushes
+    the measured speed-up relative to the MAC count."""
+    return "above" if factor > 1 else "below" if factor < 1 else "onto"
+
+
+def faster(seconds: dict) -> tuple:
+    """``(fastest, slowest, ratio)`` for ``{label: seconds}``: the labels of the shortest and the
+    longest time and how many times longer the second is (at least 1)."""
+    if len(seconds) < 2 or not all(s > 0 for s in seconds.values()):
+        raise ValueError(f"seconds must give at least two positive times, got {seconds!r}")
+    fastest = min(seconds, key=seconds.get)
+    slowest = max(seconds, key=seconds.get)
+    return fastest, slowest, seconds[slowest] / seconds[fastest]

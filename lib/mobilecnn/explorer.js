@@ -86,6 +86,8 @@
       macs: grouped(now.sum.m),
       flops: grouped(2 * now.sum.m),
       peak_bytes: grouped(point),
+      peak_kb: grouped(Math.ceil(point / 1024)),
+      sram_fit: point <= data.sram_budget ? "within" : "over",
       params_ratio: base ? fixed3(now.sum.p / base.p) : "n/a",
       params_rule: data.rules.params[w],
       macs_ratio: base ? fixed3(now.sum.m / base.m) : "n/a",

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 from . import architectures
+from .microcontroller import BUDGET
 from .profiler import Profile, profile
 
 # Metaparameters that change the counts but not the *shape* of the design space: the static
@@ -263,7 +264,26 @@ def ratio_text(x: float | None) -> str:
 # read them back; the static explorer's JavaScript writes exactly these elements.
 
 SUMMARY_FIELDS = ("image_size", "params", "trainable_params", "macs", "flops", "peak_bytes",
+                  "peak_kb", "sram_fit",
                   "params_ratio", "params_rule", "macs_ratio", "macs_rule")
+
+
+def kb_text(nbytes: int) -> str:
+    """Bytes as whole kilobytes (1024 bytes), rounded up: memory either fits or does not."""
+    return f"{-(-nbytes // 1024):,}"
+
+
+def sram_fit_text(nbytes: int) -> str:
+    """``"within"`` or ``"over"`` the SRAM of :data:`mobilecnn.microcontroller.BUDGET`."""
+    return "within" if nbytes <= BUDGET.sram_bytes else "over"
+
+
+PEAK_DEFINITION = (
+    "Peak activation memory: the largest total of activations alive at once while the layers "
+    "run in order (a layer's inputs and output, plus tensors kept for a later shortcut or "
+    "concatenation), at one byte per value (int8). Batch norm, activations and reshapes are "
+    "assumed to run in place. It is the SRAM a microcontroller needs for activations alone, "
+    "before the runtime, its scratch buffers and the stack.")
 
 
 def summary_values(reading: Reading) -> dict:
@@ -276,6 +296,8 @@ def summary_values(reading: Reading) -> dict:
         "macs": f"{p.macs:,}",
         "flops": f"{p.flops:,}",
         "peak_bytes": f"{p.peak_activation_bytes(PEAK_BITS):,}",
+        "peak_kb": kb_text(p.peak_activation_bytes(PEAK_BITS)),
+        "sram_fit": sram_fit_text(p.peak_activation_bytes(PEAK_BITS)),
         "params_ratio": ratio_text(reading.params_ratio),
         "params_rule": ratio_text(reading.rule_params),
         "macs_ratio": ratio_text(reading.macs_ratio),
@@ -291,8 +313,11 @@ def summary_markup(name: str, values: dict, hidden: bool = False) -> str:
         f'<div class="mcnn-summary"{" hidden" if hidden else ""}>'
         f'<div>input {span("image_size")} &middot; {span("params")} params '
         f'({span("trainable_params")} trainable) &middot; {span("macs")} MACs '
-        f'= {span("flops")} FLOPs &middot; peak activations {span("peak_bytes")} bytes '
-        f'at {PEAK_BITS} bits</div>'
+        f'= {span("flops")} FLOPs</div>'
+        f'<div class="mcnn-memory"><abbr title="{html.escape(PEAK_DEFINITION)}">peak '
+        f'activations</abbr> {span("peak_kb")} KB ({span("peak_bytes")} bytes) at {PEAK_BITS} '
+        f'bits: {span("sram_fit")} the {BUDGET.sram_bytes // 1024} KB SRAM of an '
+        f'{html.escape(BUDGET.name)}</div>'
         f'<div class="mcnn-ratio">vs. the unthinned baseline: params &times;{span("params_ratio")} '
         f'(rule of thumb {rp} = {span("params_rule")}) &middot; MACs &times;{span("macs_ratio")} '
         f'(rule of thumb {rm} = {span("macs_rule")})</div></div>')

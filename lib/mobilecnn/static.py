@@ -37,10 +37,10 @@ import json
 import math
 from dataclasses import dataclass
 
-from .reading import (STATIC_DEFAULTS, Control, Reading, _checked_profile, asset, check_fixed,
-                      controls, css, defaults, error_markup, ratio_text, read, rollup,
-                      shape_text, summary_markup, summary_values, table_head, value_label,
-                      cost_row)
+from .reading import (BUDGET, STATIC_DEFAULTS, SUMMARY_FIELDS, Control, Reading, _checked_profile,
+                      asset, check_fixed, controls, css, defaults, error_markup, kb_text,
+                      ratio_text, read, rollup, shape_text, summary_markup, summary_values,
+                      table_head, value_label, cost_row)
 from . import architectures
 
 __all__ = ["precompute", "evaluate", "static_explorer", "StaticExplorer", "page_weight",
@@ -127,6 +127,7 @@ def _build(name: str, fixed: dict) -> dict:
         "records": [list(rec) for rec in tables["records"]],
         "errors": list(tables["errors"]),
         "rules": _rules(name, ctrls, base),
+        "sram_budget": BUDGET.sram_bytes,
     }
     _verify(name, data, ctrls, base, expected)
     return data
@@ -235,6 +236,8 @@ def evaluate(data: dict, positions) -> dict:
         "macs": f"{macs:,}",
         "flops": f"{2 * macs:,}",
         "peak_bytes": f"{point:,}",
+        "peak_kb": kb_text(point),
+        "sram_fit": "within" if point <= data["sram_budget"] else "over",
         "params_ratio": ratio_text(params / base_totals[0] if base_ok else None),
         "params_rule": rules["params"][w],
         "macs_ratio": ratio_text(macs / base_totals[2] if base_ok else None),
@@ -358,9 +361,7 @@ class StaticExplorer:
             defaults(self.name, fixed).items()) if k not in names)
         title = html.escape(architectures.get(self.name).title)
         error = shown.get("error")
-        empty = {key: "" for key in ("image_size", "params", "trainable_params", "macs", "flops",
-                                     "peak_bytes", "params_ratio", "params_rule", "macs_ratio",
-                                     "macs_rule")}
+        empty = {key: "" for key in SUMMARY_FIELDS}
         summary = summary_markup(self.name, shown.get("summary", empty), hidden=error is not None)
         tables = "".join(_layout_table(data, k, shown) for k in range(len(data["layouts"])))
         # "</" must not appear inside a <script> element.

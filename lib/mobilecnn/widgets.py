@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import math
 
 import ipywidgets as w
 
@@ -193,46 +194,59 @@ def plot_limits(names: tuple | None = None) -> tuple:
     return (min(params) / pad, max(params) * pad), (min(macs) / pad, max(macs) * pad)
 
 
-def comparison_figure(readings=None, published=None):
+def comparison_figure(readings=None, published=None, *, fixed_axes: bool = True):
     """MACs against parameters for the given readings (default: every architecture at defaults).
 
     ``readings`` are :class:`~mobilecnn.reading.Reading` objects (invalid ones are left out).
     ``published`` is a list of ``(architecture, Figure)`` (default: :func:`published_points`).
     Filled dots: this library's counts; open squares: the published figures, in the
-    architecture's colour. Log-log axes, since thinning moves networks by factors. Returns a
-    matplotlib ``Figure`` (no pyplot state).
+    architecture's colour. Log-log axes, since thinning moves networks by factors. With
+    ``fixed_axes`` (the live comparison) the axes hold every point of every slider grid
+    (:func:`plot_limits`), so that points move and axes stay; without, they fit the points drawn
+    (a still image). The legend sits below the axes, one entry per reading (:func:`legend_label`).
+    Returns a matplotlib ``Figure`` (no pyplot state).
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     if readings is None:
         readings = [reading.read(n, {}) for n in architectures.ARCHITECTURES]
     if published is None:
         published = published_points()
-    fig = Figure(figsize=(6.4, 5.0), layout="constrained")
+    fig = Figure(figsize=(7.5, 6.2), layout="constrained")
     ax = fig.add_subplot()
     for name, ref in published:
         ax.scatter(ref.params, ref.macs, s=70, facecolors="none", linewidths=1.2,
                    edgecolors=architectures.get(name).color, marker="s")
-    (x_lo, x_hi), (y_lo, y_hi) = plot_limits()
+    if fixed_axes:
+        (x_lo, x_hi), (y_lo, y_hi) = plot_limits()
+    else:
+        x_lo = y_lo = math.inf
+        x_hi = y_hi = 0.0
+        for _, ref in published:
+            x_lo, x_hi = min(x_lo, ref.params / 1.4), max(x_hi, ref.params * 1.4)
+            y_lo, y_hi = min(y_lo, ref.macs / 1.4), max(y_hi, ref.macs * 1.4)
     for r in readings:
         if r.profile is None:
             continue
-        settings = ", ".join(f"{k}={reading.value_label(r.name, k, v)}" for k, v in r.settings
-                             if k not in reading.STATIC_DEFAULTS)
         x, y = r.profile.params / 1e6, r.profile.macs / 1e6
-        x_lo, x_hi, y_lo, y_hi = min(x_lo, x / 1.2), max(x_hi, x * 1.2), \
-            min(y_lo, y / 1.2), max(y_hi, y * 1.2)
+        pad = 1.2 if fixed_axes else 1.4
+        x_lo, x_hi, y_lo, y_hi = min(x_lo, x / pad), max(x_hi, x * pad), \
+            min(y_lo, y / pad), max(y_hi, y * pad)
         ax.scatter(x, y, s=45, zorder=3, color=architectures.get(r.name).color,
-                   label=(f"{r.name} ({settings}): {x:.2f}M params, {y:.1f}M MACs"))
+                   label=legend_label(r))
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if not x_hi:                      # nothing drawn: the grid's limits
+        (x_lo, x_hi), (y_lo, y_hi) = plot_limits()
     # Limits that hold every point of every slider grid and every published figure (and, if the
     # live explorer's finer grid goes further, the current points), so that points move, not axes.
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_lo, y_hi)
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for axis in (ax.xaxis, ax.yaxis):
+        if not fixed_axes:            # a decade or two: label 1, 2 and 5 of each
+            axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
         axis.set_major_formatter(plain)
         axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("parameters (millions, Keras count)")
@@ -241,8 +255,22 @@ def comparison_figure(readings=None, published=None):
                  "figures (squares)", fontsize=8)
     ax.grid(True, which="both", alpha=0.25)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=7, frameon=False)
+        # Below the axes, in the figure's own layout (not anchored outside it, where constrained
+        # layout would shrink the axes to make room and the canvas would cut the labels off).
+        fig.legend(loc="outside lower center", ncols=2, fontsize=7, frameon=False)
     return fig
+
+
+def legend_label(r) -> str:
+    """A reading's legend entry: the architecture's title, the metaparameters that differ from
+    their defaults (none at the defaults), and its two counts."""
+    base = reading.defaults(r.name)
+    label = lambda k, v: reading.value_label(r.name, k, v)  # noqa: E731
+    changed = ", ".join(f"{k}={label(k, v)}" for k, v in r.settings
+                        if k not in reading.STATIC_DEFAULTS and label(k, v) != label(k, base[k]))
+    x, y = r.profile.params / 1e6, r.profile.macs / 1e6
+    return (f"{architectures.get(r.name).title}{f' ({changed})' if changed else ''}: "
+            f"{x:.2f}M params, {y:.1f}M MACs")
 
 
 def figure_png(fig) -> bytes:
@@ -260,7 +288,7 @@ def comparison_image(readings=None):
     """The comparison plot as an ``IPython.display.Image`` (for a book page without a kernel)."""
     from IPython.display import Image
 
-    return Image(data=figure_png(comparison_figure(readings)), format="png")
+    return Image(data=figure_png(comparison_figure(readings, fixed_axes=False)), format="png")
 
 
 class Comparison:

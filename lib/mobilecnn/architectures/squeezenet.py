@@ -37,9 +37,14 @@ import math
 from dataclasses import dataclass
 
 from ..graph import Net
-from .common import NUM_CLASSES, Architecture, Figure, Metaparameter, dropout_param, rho_param
+from .common import (NUM_CLASSES, RESOLUTIONS, Architecture, Figure, Metaparameter, dropout_param,
+                     rho_param)
 
 BASE_RESOLUTION = 227
+# The explorer's input sizes: the book's resolutions, plus 35 pixels, the smallest input of the
+# paper's version 1.0 with floor pooling (the default; 32 pixels are enough for version 1.1 and
+# for ceil pooling). 224 stays beside 227: it is torchvision's input, where its counts are given.
+SIZES = tuple(sorted(RESOLUTIONS + (35,)))
 FIRE_MODULES = 8          # fire2 ... fire9
 
 
@@ -313,7 +318,7 @@ ARCHITECTURE = Architecture(
                       "'valid') or ceil (Caffe, torchvision's ceil_mode)", kind="choice",
                       choices=("floor", "ceil"), grid=("floor", "ceil")),
         *DESIGN_SPACE,
-        rho_param(BASE_RESOLUTION), NUM_CLASSES, dropout_param(0.5),
+        rho_param(BASE_RESOLUTION, SIZES), NUM_CLASSES, dropout_param(0.5),
     ),
     describe=describe,
     color="#2ca02c",
