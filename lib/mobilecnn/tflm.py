@@ -368,17 +368,16 @@ def parse_report(text: str) -> Arena:
 def arena(model_bytes: bytes, tflm=None) -> Arena:
     """The arena TFLM allocates for ``model_bytes``, measured by its interpreter.
 
-    The interpreter is created (or ``tflm`` reused), runs one all-zero image, and its
-    ``print_allocations()`` report, which TFLM writes from C++ to file descriptor 2, is
-    captured and parsed (:func:`parse_report`); nothing reaches the terminal or a notebook.
+    TFLM plans and allocates the whole arena when the interpreter is created (running images
+    afterwards allocates nothing: the report after an ``invoke()`` is the same). The
+    interpreter's ``print_allocations()`` report, which TFLM writes from C++ to file descriptor
+    2, is captured and parsed (:func:`parse_report`); nothing reaches the terminal or a notebook.
+    ``tflm`` is an :func:`interpreter` of the same file to reuse.
     """
     from .tf_import import captured
 
     tflm = interpreter(model_bytes) if tflm is None else tflm
-    details = tflm.get_input_details(0)
     with captured() as output:
-        tflm.set_input(np.zeros(tuple(details["shape"]), dtype=details["dtype"]), 0)
-        tflm.invoke()
         tflm.print_allocations()
     return parse_report(output.text)
 
