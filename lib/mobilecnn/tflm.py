@@ -93,6 +93,12 @@ def _model(model_bytes: bytes):
     return schema, schema.Model.GetRootAs(bytes(model_bytes), 0)
 
 
+def _name(tensor) -> str:
+    """A tensor's name, or ``""`` in a file stripped of names."""
+    name = tensor.Name()
+    return name.decode() if name is not None else ""
+
+
 def _dtype_name(schema, code: int) -> str:
     names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     return names.get(code, str(code)).lower()
@@ -218,7 +224,7 @@ def _check_softmax(model_bytes: bytes) -> None:
         scale = float(tensor.Quantization().ScaleAsNumpy()[0])
         if beta * scale <= SOFTMAX_MIN_SCALE:
             raise ValueError(
-                f"the SOFTMAX input {tensor.Name().decode()!r} has scale {scale:.3g} (beta "
+                f"the SOFTMAX input {_name(tensor)!r} has scale {scale:.3g} (beta "
                 f"{beta:g}); TFLM needs beta * scale > 2**-26 = {SOFTMAX_MIN_SCALE:.3g}, and "
                 "aborts otherwise. Its logits did not vary on the calibration data: train the "
                 "network (or calibrate its batch norms) before converting it.")
@@ -424,7 +430,7 @@ def lifetimes(model_bytes: bytes) -> list:
         dtype = np.dtype(_dtype_name(schema, tensor.Type()))
         shape = tensor.ShapeAsNumpy() if tensor.ShapeLength() else []
         nbytes = int(np.prod(shape, dtype=np.int64)) * sizes.get(dtype, dtype.itemsize)
-        out.append(TensorLife(t, tensor.Name().decode(), nbytes, first[t], last.get(t, first[t])))
+        out.append(TensorLife(t, _name(tensor), nbytes, first[t], last.get(t, first[t])))
     return out
 
 
