@@ -43,7 +43,7 @@ from . import architectures
 from .profiler import profile
 
 
-# ---- what the published figures say about a core's speed ------------------------------------------
+# ---- what the published figures say about a core's speed ----------------------------------------
 
 @dataclass(frozen=True)
 class Anchor:

@@ -1,4 +1,4 @@
-"""TensorFlow Lite for Microcontrollers (TFLM): the runtime a microcontroller would run, on the host.
+"""TensorFlow Lite for Microcontrollers (TFLM): the runtime a microcontroller runs, on the host.
 
 The ``tflite-micro`` package runs TFLM's own C++ interpreter (reference kernels, one arena, no
 heap) from Python. This module uses it to check what :mod:`mobilecnn.microcontroller` estimates:
@@ -66,7 +66,7 @@ _RESOLVER_NAMES = {"PADV2": "PadV2", "CUMSUM": "CumSum", "BATCH_MATMUL": "BatchM
                    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTM"}
 
 
-# ---- the file a microcontroller runs --------------------------------------------------------------
+# ---- the file a microcontroller runs ------------------------------------------------------------
 
 def convert(model, representative_data, *, cache: bool = True) -> bytes:
     """The int8 ``.tflite`` file of a Keras ``model`` (or a ``TrainResult``) for a microcontroller.
@@ -81,6 +81,35 @@ def convert(model, representative_data, *, cache: bool = True) -> bytes:
     flatbuffer = deploy.convert(model, "int8", representative_data, cache=cache, batch=1)
     check_file(flatbuffer)
     return flatbuffer
+
+
+def untrained_file(name: str, *, num_classes: int = 10, seed: int = 0, calibration: int = 16,
+                   **setting) -> tuple:
+    """``(model_bytes, profile, images)``: the microcontroller file (:func:`convert`) of ``name``
+    at ``setting`` (its ``Architecture.smoke`` setting by default) with random weights, the
+    network's :class:`mobilecnn.Profile`, and the ``calibration`` random images (seeded) that
+    set its batch norms (:func:`mobilecnn.keras_backend.calibrate_batchnorm`) and calibrated its
+    int8 ranges. Its arena and operators are those of the trained network's file; its size is
+    close to it (no zero biases to share); its outputs mean nothing. Dropout, where the
+    architecture has it, is off."""
+    import keras
+
+    from . import architectures, keras_backend
+    from .profiler import profile
+
+    arch = architectures.get(name)
+    setting = setting or arch.smoke_setting
+    extra = ({"dropout": 0.0} if any(m.name == "dropout" for m in arch.metaparameters)
+             and "dropout" not in setting else {})
+    keras.utils.set_random_seed(seed)
+    model = keras_backend.build(architectures.describe(name, num_classes=num_classes, **extra,
+                                                       **setting), name)
+    size = model.inputs[0].shape[1:]
+    images = np.random.default_rng(seed).uniform(size=(calibration, *size)).astype("float32")
+    keras_backend.calibrate_batchnorm(model, images)
+    model_bytes = convert(model, images, cache=False)
+    keras.backend.clear_session()
+    return model_bytes, profile(name, num_classes=num_classes, **setting), images
 
 
 def _model(model_bytes: bytes):
@@ -420,7 +449,6 @@ def lifetimes(model_bytes: bytes) -> list:
             first.setdefault(int(t), i)
     for i in range(graph.OutputsLength()):
         last[graph.Outputs(i)] = max(n_ops - 1, 0)
-    sizes = {np.dtype("int8"): 1}
     out = []
     for t in sorted(first):
         tensor = graph.Tensors(t)
@@ -429,7 +457,7 @@ def lifetimes(model_bytes: bytes) -> list:
             continue                              # a constant: weights stored in the file
         dtype = np.dtype(_dtype_name(schema, tensor.Type()))
         shape = tensor.ShapeAsNumpy() if tensor.ShapeLength() else []
-        nbytes = int(np.prod(shape, dtype=np.int64)) * sizes.get(dtype, dtype.itemsize)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         out.append(TensorLife(t, _name(tensor), nbytes, first[t], last.get(t, first[t])))
     return out
 
