@@ -1,10 +1,10 @@
-"""SqueezeNet's design space on digits: the paper's Figure 2 (squeeze ratio, share of 3x3
-filters) and its bypass study (Table 4), trained over several seeds.
+"""SqueezeNet's design space on digits: the paper's Figure 3 (squeeze ratio, share of 3x3
+filters) and its bypass study (Table 3), trained over several seeds.
 
 Section 5 of the SqueezeNet paper trains SqueezeNet on ImageNet with the squeeze ratio ``SR``
-from 0.125 to 1.0 (``pct3x3`` = 0.5; its Figure 2a) and with the share of 3x3 expand filters
-``pct3x3`` from 1% to 99% (``SR`` = 0.5; Figure 2b), and plots top-5 accuracy against model size.
-Section 6 adds simple and complex bypasses (its Table 4). This script trains the same variants
+from 0.125 to 1.0 (``pct3x3`` = 0.5; its Figure 3(a)) and with the share of 3x3 expand filters
+``pct3x3`` from 1% to 99% (``SR`` = 0.5; Figure 3(b)), and plots top-5 accuracy against model size.
+Section 6 adds simple and complex bypasses (its Table 3). This script trains the same variants
 (the metaparameters ``SR``, ``pct3x3`` and ``bypass`` of ``mobilecnn.architectures.squeezenet``)
 on the book's embedded digits with the book's one training recipe, over several seeds, and writes
 every run's test accuracy, parameters and time to a JSON file that the SqueezeNet chapter plots.
@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from mobilenet_v2_ablation import sweep  # noqa: E402  (shared with that sweep)
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "squeezenet_design_space.json"
-SQUEEZE_RATIOS = (0.125, 0.5, 1.0)                  # Figure 2a, at pct3x3 = 0.5
-PCT3X3 = (0.125, 0.5, 0.875)                        # Figure 2b, at SR = 0.5
-BYPASSES = ("none", "simple", "complex")            # Table 4, at SqueezeNet's SR and pct3x3
+SQUEEZE_RATIOS = (0.125, 0.5, 1.0)                  # Figure 3(a), at pct3x3 = 0.5
+PCT3X3 = (0.125, 0.5, 0.875)                        # Figure 3(b), at SR = 0.5
+BYPASSES = ("none", "simple", "complex")            # Table 3, at SqueezeNet's SR and pct3x3
 BASE = dict(SR=0.125, pct3x3=0.5, bypass="none")    # SqueezeNet as published
 
 
@@ -62,7 +62,7 @@ def distinct_settings(plan: dict) -> list:
 
 def model_size(**design) -> dict:
     """Parameters of the paper's network at these widths (SqueezeNet 1.0, 1000 classes, 227 px;
-    the x axis of its Figure 2) and their float32 size in MiB (the unit of its 4.8 MB)."""
+    the x axis of its Figure 3) and their float32 size in MiB (the unit of its 4.8 MB)."""
     import mobilecnn
 
     paper = mobilecnn.profile("squeezenet", version="1.0", **design)

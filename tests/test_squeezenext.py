@@ -56,16 +56,17 @@ def test_published_parameter_counts():
         else:
             assert not agrees(counted, figure.params) and figure.note, figure.label
             assert agrees(counted, figure.params, figure.tolerance), figure.label
-    assert exact == ["1.0-SqNxt-23", "1.5-SqNxt-23", "2.0-SqNxt-23"]
+    assert exact == ["1.0-SqNxt-23", "1.5-SqNxt-23", "2.0-SqNxt-23", "2.0-SqNxt-23v5"]
 
 
-@pytest.mark.parametrize("layout, imgclsmob", [("23", 724_056), ("23v5", 921_816)])
-def test_imgclsmob_counts_with_its_biases(layout, imgclsmob):
-    # osmr/imgclsmob (sqnxt23_w1, sqnxt23v5_w1) gives every convolution and the classifier a
-    # bias; at width 1.0 its network is otherwise ours
-    p = mobilecnn.profile("squeezenext", layout=layout)
+def test_imgclsmob_counts_with_its_biases():
+    # osmr/imgclsmob (sqnxt23_w1) gives every convolution and the classifier a bias; at width
+    # 1.0 its network is otherwise ours. Its sqnxt23v5_w1 (921,816) is not compared: it keeps
+    # the 7x7 stem and the parallel projection, where the authors' 23v5 file does not
+    # (tests/test_squeezenext_caffe.py pins the authors' layers)
+    p = mobilecnn.profile("squeezenext", layout="23")
     biases = sum(r.output_shape[-1] for r in p.layers if r.kind.startswith("conv")) + 1000
-    assert p.trainable_params + biases == imgclsmob
+    assert p.trainable_params + biases == 724_056
 
 
 def test_wider_costs_grow_about_with_the_square():

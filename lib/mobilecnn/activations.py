@@ -145,3 +145,75 @@ def int8_error(name: str, lo: float = -8.0, hi: float = 8.0, points: int = 4001,
     s_out, z_out = affine_parameters(float(y.min()), float(y.max()))
     y_q = dequantize(quantize(y, s_out, z_out), s_out, z_out)
     return Int8Error(name, x, fn(x), y_q, float(s_out))
+
+
+# ---- what a measurement says, in words computed from it -------------------------------------
+
+def speed_sentence(timings: dict) -> str:
+    """Which of swish and hard-swish NumPy ran faster, from ``{name: ActivationTiming}`` (or
+    ns per element): the direction comes from the measured ratio, never from the expectation."""
+    ns = {k: (v.ns_per_element if isinstance(v, ActivationTiming) else float(v))
+          for k, v in timings.items()}
+    if not {"swish", "hard_swish"} <= set(ns) or min(ns["swish"], ns["hard_swish"]) <= 0:
+        raise ValueError("timings must give positive times for 'swish' and 'hard_swish'")
+    ratio = ns["swish"] / ns["hard_swish"]
+    if abs(ratio - 1) < 0.05:
+        verdict = "the two took the same time to within 5%"
+    elif ratio > 1:
+        verdict = f"hard-swish was the faster, swish taking {ratio:.2f} times as long"
+    else:
+        verdict = f"swish was the faster, hard-swish taking {1 / ratio:.2f} times as long"
+    return (f"{verdict}. NumPy computes each formula as separate passes over the array (swish: "
+            f"an exponential, an add, a division and a multiplication; hard-swish: an add, a "
+            f"clip, a multiplication and a division), so this counts passes over memory as much "
+            f"as arithmetic: weak evidence, either way, about a fused kernel on a phone")
+
+
+@dataclass(frozen=True)
+class LossComparison:
+    """Accuracy lost to int8 by two networks, in a paper and in our runs (points)."""
+
+    a: str
+    b: str
+    paper: tuple                 # (a's loss, b's loss), as printed
+    ours: tuple                  # (a's losses per seed, b's losses per seed), same seeds in order
+
+    @property
+    def mean(self) -> tuple:
+        return tuple(statistics.fmean(v) for v in self.ours)
+
+    @property
+    def seeds_a_lost_more(self) -> int:
+        return sum(x > y for x, y in zip(*self.ours))
+
+    def sentence(self) -> str:
+        def rel(x, y):
+            return "more than" if x > y else ("less than" if x < y else "as much as")
+
+        pa, pb = self.paper
+        ma, mb = self.mean
+        same = (pa > pb) == (ma > mb) and pa != pb and ma != mb
+        overlap = (min(self.ours[0]) <= max(self.ours[1])
+                   and min(self.ours[1]) <= max(self.ours[0]))
+        n = len(self.ours[0])
+        text = (f"In the paper {self.a} loses {pa:.1f} points and {self.b} {pb:.1f}: {self.a} "
+                f"loses {rel(pa, pb)} {self.b}. Here {self.a} lost {ma:.1f} points on average "
+                f"and {self.b} {mb:.1f}: {self.a} lost {rel(ma, mb)} {self.b}, "
+                f"{'the same direction as' if same else 'the opposite of'} the paper; "
+                f"{self.a} lost more in {self.seeds_a_lost_more} of {n} seeds")
+        if overlap:
+            text += (", and the per-seed losses of the two overlap, so this run does not "
+                     "separate them")
+        return text
+
+
+def compare_losses(a: str, b: str, paper: tuple, ours_a, ours_b) -> LossComparison:
+    """``LossComparison`` of networks ``a`` and ``b``; ``ours_a``/``ours_b`` are per-seed losses
+    in points, paired by seed (the same seeds, in the same order)."""
+    ours_a, ours_b = tuple(float(v) for v in ours_a), tuple(float(v) for v in ours_b)
+    if not ours_a or len(ours_a) != len(ours_b):
+        raise ValueError(f"ours_a and ours_b must be non-empty and of equal length (paired by "
+                         f"seed), got {len(ours_a)} and {len(ours_b)}")
+    if len(paper) != 2:
+        raise ValueError(f"paper must be (a's loss, b's loss), got {paper!r}")
+    return LossComparison(a, b, (float(paper[0]), float(paper[1])), (ours_a, ours_b))

@@ -230,9 +230,12 @@ class Net:
     def softmax(self, x, name="predictions"):
         return self.add_node(name, "softmax", [x])
 
-    def channel_shuffle(self, x, groups, name=None):
+    def channel_shuffle(self, x, groups, name=None, inverse=False):
+        """Interleave the channels of ``groups`` groups; ``inverse=True`` undoes that shuffle
+        (IGCV's "permutation back"), which is the shuffle of ``channels / groups`` groups."""
+        attrs = {"inverse": True} if inverse else {}    # absent when False: old graphs unchanged
         return self.add_node(name or self._name(x, "shuffle"), "channel_shuffle", [x],
-                             groups=groups)
+                             groups=groups, **attrs)
 
     def slice(self, x, start, stop, *, name):
         """Channels ``start:stop`` of ``x``."""

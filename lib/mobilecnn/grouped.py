@@ -8,6 +8,10 @@
 * :func:`unit_steps` and :func:`draw_unit` -- one ShuffleNet unit of a described network as
   the paper draws it: branch, shortcut (identity or average pool), addition or concatenation.
 * :data:`TABLE_3` -- the paper's Table 3, classification error with and without the shuffle.
+* :func:`group_connectivity`, :func:`shuffle_matrix` and :func:`composed_connectivity` -- a
+  block of group convolutions and permutations as the product of its sparse channel matrices
+  (the IGCV papers' ``P_L W_L ... P_1 W_1``): entry ``(o, i)`` counts the paths from input
+  channel ``i`` to output channel ``o``.
 
 Nothing here imports TensorFlow or PyTorch; the chapter times these networks with
 :func:`mobilecnn.latency.measure`.
@@ -52,6 +56,71 @@ def shuffle_permutation(channels: int, groups: int) -> np.ndarray:
     """
     _check_groups(channels, groups)
     return np.arange(channels).reshape(groups, channels // groups).T.reshape(-1)
+
+
+def shuffle_matrix(channels: int, groups: int, inverse: bool = False) -> np.ndarray:
+    """The channel shuffle (or, with ``inverse``, its undoing) as a 0/1 permutation matrix ``P``
+    with ``shuffled = P @ x``; :func:`shuffle_permutation` row by row."""
+    p = shuffle_permutation(channels, channels // groups if inverse else groups)
+    if inverse:
+        _check_groups(channels, groups)
+    matrix = np.zeros((channels, channels), dtype=np.int64)
+    matrix[np.arange(channels), p] = 1
+    return matrix
+
+
+def group_connectivity(channels_in: int, channels_out: int, groups: int) -> np.ndarray:
+    """Which inputs a group convolution connects to each output: the ``(out, in)`` 0/1 matrix
+    that is block-diagonal with ``groups`` blocks (the sparse kernel of a group convolution, its
+    spatial extent summed away). ``groups = channels`` with ``in = out`` is a depthwise layer."""
+    _check_groups(channels_in, groups)
+    _check_groups(channels_out, groups)
+    group_of_out = np.arange(channels_out) // (channels_out // groups)
+    group_of_in = np.arange(channels_in) // (channels_in // groups)
+    return (group_of_out[:, None] == group_of_in[None, :]).astype(np.int64)
+
+
+#: Ops that keep every channel where it is (one input channel to the same output channel).
+_CHANNELWISE = ("bn", "relu", "relu6", "hard_sigmoid", "hard_swish", "dropout")
+
+
+def composed_connectivity(net: Net, block: str) -> np.ndarray:
+    """The channel matrix of one block: the product, in order, of its convolutions' sparse
+    connectivity matrices and its shuffles' permutation matrices (``P_L W_L ... P_1 W_1``), plus
+    the identity where the block adds its input back (a shortcut).
+
+    Entry ``(o, i)`` is the number of paths from the block's input channel ``i`` to its output
+    channel ``o``; a block whose matrix has no zero is dense (every output depends on every
+    input), and one whose entries are all 1 meets IGCV2's complementary condition (exactly one
+    path). The block's layers must be convolutions, shuffles, additions and channel-wise layers
+    (batch norm, activations) reading the block's input or each other; anything else raises
+    ``ValueError``.
+    """
+    nodes = [n for n in net if n.block == block and n.op != "input"]
+    if not nodes:
+        raise ValueError(f"block={block!r} is not a block of this network")
+    paths = {nodes[0].inputs[0]: np.eye(nodes[0].in_shape[-1], dtype=np.int64)}
+    for n in nodes:
+        outside = [i for i in n.inputs if i not in paths]
+        if outside:
+            raise ValueError(f"block={block!r} does not start at one input: layer {n.name!r} "
+                             f"reads {outside[0]!r}")
+        before = paths[n.inputs[0]]
+        cin, cout = n.in_shape[-1], n.out_shape[-1]
+        if n.op == "conv":
+            paths[n.name] = group_connectivity(cin, cout, n.attr("groups")) @ before
+        elif n.op == "depthwise":
+            paths[n.name] = group_connectivity(cin, cout, cin) @ before
+        elif n.op == "channel_shuffle":
+            paths[n.name] = shuffle_matrix(cin, n.attr("groups"), n.attr("inverse", False)) @ before
+        elif n.op == "add":
+            paths[n.name] = sum(paths[i] for i in n.inputs)
+        elif n.op in _CHANNELWISE:
+            paths[n.name] = before
+        else:
+            raise ValueError(f"block={block!r} is not made of convolutions and shuffles: layer "
+                             f"{n.name!r} is a {n.op}")
+    return paths[nodes[-1].name]
 
 
 def unit(kind: str, h: int, w: int, c: int, m: int, groups: int = 1) -> Net:
@@ -125,7 +194,8 @@ def unit_steps(net: Net, block: str) -> list:
             kind = f"1\u00d71 GConv, g = {g}" if g > 1 else "1\u00d71 Conv"
             steps.append(("branch", f"{kind}{s} \u2192 {c} ch"))
         elif n.op == "channel_shuffle":
-            steps.append(("branch", f"Channel shuffle (g = {n.attr('groups')})"))
+            undo = ", inverse" if n.attr("inverse", False) else ""
+            steps.append(("branch", f"Channel shuffle (g = {n.attr('groups')}{undo})"))
         elif n.op == "depthwise":
             steps.append(("branch", f"3\u00d73 DWConv{s}"))
         elif n.op == "avgpool":

@@ -24,15 +24,18 @@ from .graph import Net, Node, same_padding  # noqa: E402
 @keras.saving.register_keras_serializable(package="mobilecnn")
 class ChannelShuffle(layers.Layer):
     """Interleave the channels of ``groups`` groups: (H, W, g*n) -> reshape (H, W, g, n) ->
-    swap the last two axes -> (H, W, n*g). Channel ``i*n + j`` moves to ``j*g + i``."""
+    swap the last two axes -> (H, W, n*g). Channel ``i*n + j`` moves to ``j*g + i``.
 
-    def __init__(self, groups: int, **kwargs):
+    ``inverse=True`` undoes it (IGCV's "permutation back"): the shuffle of ``n = c / g`` groups."""
+
+    def __init__(self, groups: int, inverse: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.groups = groups
+        self.groups, self.inverse = groups, inverse
 
     def call(self, x):
         h, w, c = x.shape[1], x.shape[2], x.shape[3]
-        x = ops.reshape(x, (-1, h, w, self.groups, c // self.groups))
+        g = c // self.groups if self.inverse else self.groups
+        x = ops.reshape(x, (-1, h, w, g, c // g))
         x = ops.transpose(x, (0, 1, 2, 4, 3))
         return ops.reshape(x, (-1, h, w, c))
 
@@ -40,7 +43,7 @@ class ChannelShuffle(layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "groups": self.groups}
+        return {**super().get_config(), "groups": self.groups, "inverse": self.inverse}
 
 
 @keras.saving.register_keras_serializable(package="mobilecnn")
@@ -119,7 +122,8 @@ LAYERS = {
     "flatten": _single(lambda n, a: layers.Reshape(n.out_shape, name=n.name)),
     "dropout": _single(lambda n, a: layers.Dropout(a["rate"], name=n.name)),
     "softmax": _single(lambda n, a: layers.Softmax(name=n.name)),
-    "channel_shuffle": _single(lambda n, a: ChannelShuffle(a["groups"], name=n.name)),
+    "channel_shuffle": _single(lambda n, a: ChannelShuffle(a["groups"], a.get("inverse", False),
+                                                           name=n.name)),
     "slice": _single(lambda n, a: ChannelSlice(a["start"], a["stop"], name=n.name)),
     "add": lambda n, inputs, a: layers.Add(name=n.name)(inputs),
     "multiply": lambda n, inputs, a: layers.Multiply(name=n.name)(inputs),

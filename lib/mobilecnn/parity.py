@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import architectures
 from .profiler import profile
 
 
@@ -104,9 +105,12 @@ def _channels_last(t) -> tuple:
     return tuple(t.shape[1:]) if t.ndim == 2 else tuple(t.permute(0, 2, 3, 1).shape[1:])
 
 
-def check(name: str, *, seed: int = 0, batch: int = 2, tolerance: float = 1e-4,
+def check(name: str, *, seed: int = 0, batch: int = 2, tolerance: float | None = None,
           **metaparams) -> Parity:
     """Build ``name`` at ``metaparams`` in Keras and PyTorch and compare all three views.
+
+    ``tolerance`` defaults to the architecture's ``parity_tolerance`` (1e-4 but for networks
+    deep enough to amplify float32 round-off past it; each module says why).
 
     Never raises on a disagreement (call :meth:`Parity.assert_ok` for that); bad metaparameters
     raise the profiler's ``ValueError`` before anything is built.
@@ -119,6 +123,8 @@ def check(name: str, *, seed: int = 0, batch: int = 2, tolerance: float = 1e-4,
     from .torch_backend import copy_from_keras
 
     p = profile(name, **metaparams)
+    if tolerance is None:
+        tolerance = architectures.get(name).parity_tolerance
     km = keras_model(name, **metaparams)
     tm = torch_model(name, **metaparams).eval()
 

@@ -16,7 +16,8 @@ NetAdapt's own kept the most accurate proposal at a fixed latency saving). Laten
 NetAdapt, from a **look-up table** of per-block latencies measured with TF Lite (one thread,
 batch 1): each block is converted on its own, once per width it takes, and the network's
 latency is the sum of its blocks plus the part the search never changes (stem, first block and
-classifier), measured once. :func:`netadapt` runs it on MobileNet v3 Small
+classifier): the whole network minus its blocks, all timed in one interleaved run
+(:class:`LatencyTable`). :func:`netadapt` runs it on MobileNet v3 Small
 (``benchmarks/mobilenet_v3.py`` calls it and keeps the results).
 """
 
@@ -254,25 +255,80 @@ def paired_latencies_ms(models: dict, runs: int = 200, warmup: int = 10, seed: i
     return {label: 1000 * np.array(t.seconds) for label, t in timings.items()}
 
 
+def interleaved_latencies_ms(nets: dict, runs: int = 60, warmup: int = 5, seed: int = 0) -> dict:
+    """Median single-image latency (ms) of each :class:`~mobilecnn.graph.Net` in ``nets``
+    (``{label: Net}``, random weights, float32 TF Lite, one thread), measured **alternately**
+    (:func:`mobilecnn.latency.interleaved`, one call per round): a burst of load on a shared
+    machine hits all of them alike, so their differences and sums are comparable."""
+    from . import latency
+
+    timings = latency.interleaved(nets, "tflite", rounds=runs, repeats=1, warmup=warmup,
+                                  seed=seed, threads=1)
+    return {label: 1000 * float(np.median(t.seconds)) for label, t in timings.items()}
+
+
 class LatencyTable:
     """NetAdapt's look-up table: the latency of bottleneck ``index`` at expansion ``width``,
-    measured once (:func:`tflite_latency_ms` of :func:`block_net`) and then looked up."""
+    measured once (``measure`` of :func:`block_net`, by default :func:`tflite_latency_ms`) and
+    then looked up, plus the **rest** of the network (stem, the blocks not searched, the
+    classifier).
 
-    def __init__(self, image_size: int, runs: int = 60):
+    The rest is not a block, so it cannot be timed alone: :meth:`calibrate` times the whole
+    network and every searched block in one interleaved run (``measure_many``, by default
+    :func:`interleaved_latencies_ms`) and sets ``rest_ms`` = whole - sum of blocks from that
+    run, so that the two terms come from the same conditions. (Timing the whole network once and
+    the blocks at other moments of a shared machine's load gives a "rest" that mixes the two
+    loads: the committed run of ``benchmarks/mobilenet_v3.py`` from before this change had a rest
+    larger than the whole network measured later.) :meth:`check` measures a network and its
+    blocks the same way again, to compare the table's model with the measured whole."""
+
+    def __init__(self, image_size: int, runs: int = 60, measure=None, measure_many=None):
         self.image_size, self.runs = image_size, runs
+        self.measure = measure or (lambda net: tflite_latency_ms(net, self.runs))
+        self.measure_many = measure_many or (lambda nets: interleaved_latencies_ms(nets,
+                                                                                   self.runs))
         self.table: dict = {}
         self.conversions = 0
+        self.rest_ms: float | None = None
 
     def __call__(self, expansions: tuple, index: int) -> float:
         key = (index, int(expansions[index]))
         if key not in self.table:
-            self.table[key] = tflite_latency_ms(block_net(expansions, index, self.image_size),
-                                                self.runs)
+            self.table[key] = self.measure(block_net(expansions, index, self.image_size))
             self.conversions += 1
         return self.table[key]
 
     def blocks(self, expansions: tuple, searchable) -> float:
         return sum(self(expansions, i) for i in searchable)
+
+    def _together(self, whole: Net, expansions: tuple, searchable) -> tuple:
+        nets = {"whole": whole}
+        nets.update({i: block_net(expansions, i, self.image_size) for i in searchable})
+        ms = self.measure_many(nets)
+        self.conversions += len(nets)
+        return ms["whole"], {i: ms[i] for i in searchable}
+
+    def calibrate(self, whole: Net, expansions: tuple, searchable) -> float:
+        """Time ``whole`` and its searched blocks together; enter the blocks in the table and
+        set ``rest_ms`` (whole - their sum). Returns ``rest_ms``."""
+        whole_ms, blocks = self._together(whole, expansions, searchable)
+        for i, ms in blocks.items():
+            self.table[(i, int(expansions[i]))] = ms
+        self.rest_ms = whole_ms - sum(blocks.values())
+        return self.rest_ms
+
+    def model(self, expansions: tuple, searchable) -> float:
+        """The table's latency of a network: ``rest_ms`` + its blocks' entries."""
+        if self.rest_ms is None:
+            raise ValueError("calibrate the table first: rest_ms is not measured")
+        return self.rest_ms + self.blocks(expansions, searchable)
+
+    def check(self, whole: Net, expansions: tuple, searchable) -> dict:
+        """``{"whole_ms", "blocks_ms", "modelled_ms"}``: ``whole`` and its blocks timed together
+        now, and the table's model of the same network."""
+        whole_ms, blocks = self._together(whole, expansions, searchable)
+        return {"whole_ms": whole_ms, "blocks_ms": sum(blocks.values()),
+                "modelled_ms": self.model(expansions, searchable)}
 
 
 # ---- training and pruning in PyTorch -------------------------------------------------------------
@@ -388,10 +444,12 @@ def netadapt(steps: int = 4, alpha: float = 1.0, image_size: int = 32,
     set. Each of ``steps`` steps makes one proposal per block in ``blocks`` (default: every
     bottleneck with an expansion layer), prunes the current network into it, fine-tunes it for
     ``finetune_epochs`` (peak learning rate 1e-3) and measures its validation accuracy; latency is
-    the look-up table's at ``latency_size`` pixels plus the fixed rest of the network. The chosen
-    proposal becomes the current network. At the end the last network is fine-tuned for
-    ``final_epochs`` and its test accuracy measured, and the whole network's latency is measured
-    directly to check the table's sum.
+    the look-up table's at ``latency_size`` pixels plus the rest of the network, measured with
+    the blocks in one interleaved run (:meth:`LatencyTable.calibrate`). The chosen proposal
+    becomes the current network. At the end the last network is fine-tuned for
+    ``final_epochs`` and its test accuracy measured, and the whole network and its blocks are
+    timed together again (:meth:`LatencyTable.check`) to compare the table's model with the
+    measured whole.
     """
     import torch
 
@@ -419,8 +477,9 @@ def netadapt(steps: int = 4, alpha: float = 1.0, image_size: int = 32,
     model = build(expansions)
     train.glorot_initialize_torch(model)
     train_torch(model, x_tr, y_tr, base_epochs, train.RECIPE.learning_rate, seed)
-    whole = tflite_latency_ms(searched_net(expansions, latency_size, alpha=alpha), runs)
-    rest = whole - lut.blocks(expansions, searchable)
+    rest = lut.calibrate(searched_net(expansions, latency_size, alpha=alpha), expansions,
+                         searchable)
+    whole = rest + lut.blocks(expansions, searchable)
     result = NetAdaptResult(dict(steps=steps, alpha=alpha, image_size=image_size,
                                  latency_size=latency_size, base_epochs=base_epochs,
                                  finetune_epochs=finetune_epochs, final_epochs=final_epochs,
@@ -465,8 +524,8 @@ def netadapt(steps: int = 4, alpha: float = 1.0, image_size: int = 32,
     train_torch(model, x_tr, y_tr, final_epochs, 1e-3, seed + 1000, warmup_epochs=0.0)
     final = result.steps[-1]
     final["final_test_accuracy"] = accuracy_torch(model, x_test, y_test)
-    final["whole_ms"] = tflite_latency_ms(searched_net(expansions, latency_size, alpha=alpha),
-                                          runs)
+    final.update(lut.check(searched_net(expansions, latency_size, alpha=alpha), expansions,
+                           searchable))
     result.lut = dict(lut.table)
     result.seconds = time.perf_counter() - start
     return result

@@ -15,19 +15,22 @@ from .graph import Net, Node
 
 
 class ChannelShuffle(nn.Module):
-    """(N, g*n, H, W) -> (N, g, n, H, W) -> swap g and n -> (N, n*g, H, W)."""
+    """(N, g*n, H, W) -> (N, g, n, H, W) -> swap g and n -> (N, n*g, H, W).
 
-    def __init__(self, groups: int):
+    ``inverse=True`` undoes it (IGCV's "permutation back"): the shuffle of ``n = c / g`` groups."""
+
+    def __init__(self, groups: int, inverse: bool = False):
         super().__init__()
-        self.groups = groups
+        self.groups, self.inverse = groups, inverse
 
     def forward(self, x):
         n, c, h, w = x.shape
-        x = x.reshape(n, self.groups, c // self.groups, h, w).transpose(1, 2)
+        g = c // self.groups if self.inverse else self.groups
+        x = x.reshape(n, g, c // g, h, w).transpose(1, 2)
         return x.reshape(n, c, h, w)
 
     def extra_repr(self):
-        return f"groups={self.groups}"
+        return f"groups={self.groups}" + (", inverse=True" if self.inverse else "")
 
 
 class Padded(nn.Module):
@@ -125,7 +128,7 @@ MODULES = {
     "flatten": lambda n, a: nn.Flatten(1),
     "dropout": lambda n, a: nn.Dropout(a["rate"]),
     "softmax": lambda n, a: nn.Softmax(dim=1),
-    "channel_shuffle": lambda n, a: ChannelShuffle(a["groups"]),
+    "channel_shuffle": lambda n, a: ChannelShuffle(a["groups"], a.get("inverse", False)),
     "slice": lambda n, a: Slice(a["start"], a["stop"]),
     "add": lambda n, a: Add(),
     "multiply": lambda n, a: Multiply(),

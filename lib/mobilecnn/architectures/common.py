@@ -200,7 +200,8 @@ class Architecture:
     whose input is already sized from ``rho``). ``width`` names the metaparameter that thins
     every layer (MobileNet's alpha, ShuffleNet's scale), or is ``None``; the papers' rule of thumb
     says parameters grow with its square. ``base_resolution`` is the paper's input size (rho = 1).
-    ``published`` holds the paper's figures that the tests and chapters compare against.
+    ``published`` holds the paper's figures that the tests and chapters compare against; an
+    architecture without any that can be verified says why in ``unpublished`` instead.
     """
 
     name: str
@@ -217,6 +218,9 @@ class Architecture:
     order: int = 100                # place in listings: the book's chapter order
     smoke: tuple = ()               # ((metaparameter, value), ...): the small setting tests and
                                     # benchmarks build (fast, yet every op kind of the network)
+    parity_tolerance: float = 1e-4  # logits agreement of Keras and PyTorch (parity.check)
+    unpublished: str = ""           # why ``published`` is empty: which of the paper's figures
+                                    # could not be read or pinned to a network (never a guess)
 
     @property
     def defaults(self) -> dict:

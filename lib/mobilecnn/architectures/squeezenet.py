@@ -224,9 +224,13 @@ class Table1Row:
     params: int | None = None
 
 
-#: Table 1 of the paper (227-pixel input), as printed: output sizes, the widths of each fire
-#: module and the parameters of each layer before pruning (weights and biases). The paper
-#: prints maxpool8's output as 13x12x512, a typo for 13x13x512 (the layers after it get 13x13).
+#: Table 1 of the paper, as printed: output sizes, the widths of each fire module and the
+#: parameters of each layer before pruning (weights and biases), with two corrections. The
+#: table's first row says "input image 224x224x3", but its conv1 row (7x7, stride 2, no
+#: padding) is 111x111x96, which needs a 227-pixel input ((227 - 7) / 2 + 1 = 111; 224 gives
+#: 109): every output size below is the 227-pixel one, the crop size of the authors' Caffe
+#: files. And the paper prints maxpool8's output as 13x12x512, a typo for 13x13x512 (the
+#: layers after it get 13x13). ``TABLE1_PRINTED_INPUT`` keeps the printed input row.
 TABLE1 = (
     Table1Row("conv1", (111, 111, 96), params=14_208),
     Table1Row("maxpool1", (55, 55, 96)),
@@ -244,24 +248,42 @@ TABLE1 = (
     Table1Row("avgpool10", (1, 1, 1000)),
 )
 TABLE1_TOTAL = 1_248_424
+TABLE1_PRINTED_INPUT = (224, 224, 3)
 
-#: Table 4: ImageNet top-1 / top-5 accuracy (%) and model size (MB, 32-bit weights) of
-#: SqueezeNet with no, simple and complex bypass. 4.8 MB is 1,248,424 x 4 bytes in MiB; 7.7 MB
-#: for complex bypass is more than the 1x1 shortcuts around fire 2, 4, 6 and 8 add here
-#: (341,248 parameters, 6.1 MiB in all): the paper does not list its complex bypass layers.
-TABLE4 = {
+#: Table 3 ("SqueezeNet accuracy and model size using different macroarchitecture
+#: configurations"): ImageNet top-1 / top-5 accuracy (%) and model size (MB, 32-bit weights)
+#: with no, simple and complex bypass (Section 6: "compared the accuracy and model size in
+#: Table 3"; the paper has no Table 4). 4.8 MB is 1,248,424 x 4 bytes in MiB; 7.7 MB for complex
+#: bypass is more than the 1x1 shortcuts around fire 2, 4, 6 and 8 add here (341,248 parameters,
+#: 6.1 MiB in all): the paper does not list its complex bypass layers.
+TABLE3 = {
     "none": (57.5, 80.3, 4.8),
     "simple": (60.4, 82.5, 4.8),
     "complex": (58.8, 82.0, 7.7),
 }
 
+#: Model sizes (MB of 32-bit weights, 1000 classes, version 1.0) that the paper's Figure 3
+#: labels on its two design-space lines, keyed by (SR, pct3x3): SqueezeNet itself (4.8 MB,
+#: 80.3% top-5), "19MB" where the squeeze-ratio line of Figure 3(a) plateaus at 86.0% top-5
+#: (SR = 0.75), and "13MB" on the pct3x3 line of Figure 3(b) (SR = 0.5) at 50% 3x3 filters,
+#: where it plateaus at 85.3% top-5.
+FIGURE3_MB = {(0.125, 0.5): 4.8, (0.75, 0.5): 19.0, (0.5, 0.5): 13.0}
+
+#: SqueezeNet's arithmetic as two later papers print it (the SqueezeNet paper prints none):
+#: ShuffleNet v1 (Zhang et al. 2018), Table 6: "SqueezeNet 833 MFLOPs" (the ShuffleNet papers
+#: count multiply-accumulates as FLOPs); MobileNet v1 (Howard et al. 2017), Table 9:
+#: SqueezeNet at 1700 million mult-adds and 1.25 million parameters, 57.5% top-1. Neither says
+#: at which input size or how it counted.
+OTHER_PAPERS_MMACS = {"ShuffleNet v1, Table 6": 833, "MobileNet v1, Table 9": 1700}
+
 _TORCHVISION = ("torchvision model documentation (squeezenet1_0, squeezenet1_1: 1,248,424 and "
                 "1,235,496 parameters; 0.82 and 0.35 GFLOPS at 224 px)")
 PUBLISHED = (
-    Figure("SqueezeNet 1.0", (("version", "1.0"),), f"{BIB}, Table 1", params=1.248424,
-           top1=TABLE4["none"][0]),
+    Figure("SqueezeNet 1.0", (("version", "1.0"),),
+           f"{BIB}, Table 1 (parameters), Table 3 (top-1)", params=1.248424,
+           top1=TABLE3["none"][0]),
     Figure("SqueezeNet 1.0 + simple bypass", (("version", "1.0"), ("bypass", "simple")),
-           f"{BIB}, Table 4", params=1.248424, top1=TABLE4["simple"][0]),
+           f"{BIB}, Table 3", params=1.248424, top1=TABLE3["simple"][0]),
     Figure("SqueezeNet 1.0 (torchvision, 224 px)",
            (("version", "1.0"), ("pooling", "ceil"), ("rho", 224 / BASE_RESOLUTION)),
            _TORCHVISION, macs=820, params=1.248424, tolerance=0.005 / 0.82,
