@@ -65,25 +65,31 @@ def test_pareto_front():
 
 def row(**kw):
     base = {"architecture": "a", "class": "c", "setting_text": "s", "macs": 1e6,
-            "int8_bytes": 100 * 1024, "peak_activation_bytes_int8": 50 * 1024}
+            "int8_bytes": 100 * 1024, "peak_activation_bytes_int8": 50 * 1024,
+            "tflm_arena_32bit_bytes": 60 * 1024}
     base.update({f"latency_ms {r}": 1.0 for r in compare.RUNTIMES})
     base.update(kw)
-    return base
+    return base | compare.device_fields(base)
 
 
 def test_fits_tests_all_three_budgets():
     r = row(**{"latency_ms TF Lite int8": 3.0})
-    assert compare.fits(r, "TF Lite int8", 3.0, 100 * 1024, 50 * 1024)
-    assert not compare.fits(r, "TF Lite int8", 2.9, 100 * 1024, 50 * 1024)
-    assert not compare.fits(r, "Keras", 10, 99 * 1024, 50 * 1024)
-    assert not compare.fits(r, "Keras", 10, 100 * 1024, 49 * 1024)
+    flash, sram = r["flash_bytes"], r["sram_bytes"]
+    assert compare.fits(r, "TF Lite int8", 3.0, flash, sram)
+    assert not compare.fits(r, "TF Lite int8", 2.9, flash, sram)
+    assert not compare.fits(r, "Keras", 10, flash - 1, sram)
+    assert not compare.fits(r, "Keras", 10, flash, sram - 1)
+    board = compare.microcontroller.BUDGET
+    assert compare.fits(r, compare.BOARD_ESTIMATE, board.latency_estimate_ms(1e6), flash, sram)
+    assert not compare.fits(r, compare.BOARD_ESTIMATE, 0.99 * board.latency_estimate_ms(1e6),
+                            flash, sram)
     with pytest.raises(ValueError, match="runtime"):
         compare.fits(r, "ONNX", 1, 1, 1)
 
 
 def test_budget_view_marks_what_fits_and_checks_its_arguments():
     rows = (row(architecture="small"), row(architecture="big", int8_bytes=4096 * 1024))
-    view = compare.BudgetView(rows, "a test machine", latency_ms=20, flash_kb=1024, sram_kb=256)
+    view = compare.BudgetView(rows, "a test machine", latency_ms=100, flash_kb=1024, sram_kb=256)
     assert [r["architecture"] for r in view.fitting()] == ["small"]
     page = view.html()
     assert page.count('class="mb-fit"') == 1 and page.count('class="mb-out"') == 1

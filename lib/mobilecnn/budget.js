@@ -2,9 +2,10 @@
  *
  * Each view is a <div class="mobilecnn-budget"> whose HTML (written by mobilecnn.compare.BudgetView)
  * holds the sliders, the runtime menu and one table row per setting, marked as the initial budget
- * decides. A <script type="application/json" class="mb-data"> holds the rows' measured fields.
+ * decides. A <script type="application/json" class="mb-data"> holds the rows' fields.
  * On every move this script applies the same test as mobilecnn.compare.fits: latency in the chosen
- * runtime <= budget, int8 file <= flash, peak int8 activations <= SRAM. It creates no element.
+ * runtime <= budget, the flash the board needs <= flash, the SRAM it needs <= SRAM. It creates
+ * no element.
  */
 (function () {
   "use strict";
@@ -29,8 +30,8 @@
       var count = 0;
       data.rows.forEach(function (row, k) {
         var ms = row["latency_ms " + runtime];
-        var fit = ms <= latency && row.int8_bytes <= 1024 * flash &&
-                  row.peak_activation_bytes_int8 <= 1024 * sram;
+        var fit = ms <= latency && row.flash_bytes <= 1024 * flash &&
+                  row.sram_bytes <= 1024 * sram;
         if (fit) { count += 1; }
         rows[k].className = fit ? "mb-fit" : "mb-out";
         rows[k].querySelector("[data-latency]").textContent = ms.toFixed(2);

@@ -14,7 +14,9 @@
   an int8 file slow.
 * :func:`pareto_front` finds the settings that no other beats on both axes.
   :func:`fits` and :class:`BudgetView` answer "which of these fit my budget?", in Python and on
-  a static page.
+  a static page, from what a microcontroller board would need (:func:`device_fields`: flash for
+  the model and the runtime, SRAM for TFLM's measured arena and the stack, and a latency
+  estimated from the board's clock, never an x86 timing) beside this machine's latencies.
 
 Nothing here imports TensorFlow or PyTorch until :func:`measure` is called.
 """
@@ -123,25 +125,34 @@ def measure(name: str, setting: dict, num_classes: int, *, rounds: int = 5, repe
     """Latency (ms, median) of one setting in each of :data:`RUNTIMES` and its TF Lite sizes.
 
     The network is built with random weights (a float network's speed does not depend on them),
-    in Keras and in PyTorch. The Keras model is converted to float32 and int8 TF Lite files, both
-    stripped of names as a device build would be. The int8 file is calibrated on ``calibration``
-    random images, which decide its scales but not its speed or size. The four are then timed in
+    in Keras and in PyTorch. Keras' batch norms take the statistics of ``calibration`` random
+    images (:func:`mobilecnn.keras_backend.calibrate_batchnorm`), as training would give them
+    statistics: otherwise every folded bias is zero, the converter stores the identical zero
+    buffers once, and the int8 file comes out smaller than a trained one. The Keras model is
+    converted to float32 and int8 TF Lite files, both stripped of names as a device build would
+    be. The int8 file is calibrated on the same images, which decide its scales but not its
+    speed, and loaded into TF Lite for Microcontrollers' interpreter to measure its tensor arena
+    (:func:`mobilecnn.tflm.arena`: ``tflm_arena_bytes`` on this host, and
+    ``tflm_arena_32bit_bytes``, its estimate for a 32-bit board; the file keeps its dynamic batch,
+    whose few int32 shape tensors add some tens of bytes). The four are then timed in
     turn, ``rounds`` times ``repeats`` single-image calls each, on ``threads`` threads
     (TensorFlow's pools are fixed when it starts, by :func:`mobilecnn.book.setup`; a different
     request gives a warning). ``threads`` in the result says what each runtime used.
     """
     import numpy as np
 
-    from . import deploy, keras_backend, torch_backend
+    from . import deploy, keras_backend, tflm, torch_backend
     from .architectures import describe
 
     net = describe(name, num_classes=num_classes, **setting)
     keras_model = keras_backend.build(net, name)
     torch_model = torch_backend.build(net, name)
     images = np.random.default_rng(seed).uniform(size=(calibration, *net.input_shape))
-    files = deploy.convert_all(keras_model, ("float32", "int8"),
-                               representative_data=images.astype("float32"), strip=True,
-                               cache=False)
+    images = images.astype("float32")
+    keras_backend.calibrate_batchnorm(keras_model, images)
+    files = deploy.convert_all(keras_model, ("float32", "int8"), representative_data=images,
+                               strip=True, cache=False)
+    arena = tflm.arena(files["int8"])
     models = {"Keras": (keras_model, "keras"), "PyTorch": (torch_model, "torch"),
               "TF Lite float32": (files["float32"], "tflite"),
               "TF Lite int8": (files["int8"], "tflite")}
@@ -149,6 +160,8 @@ def measure(name: str, setting: dict, num_classes: int, *, rounds: int = 5, repe
                                   seed=seed, threads=threads)
     _release_keras(keras_model)
     return {"float32_bytes": len(files["float32"]), "int8_bytes": len(files["int8"]),
+            "tflm_arena_bytes": arena.total_bytes,
+            "tflm_arena_32bit_bytes": arena.total_32bit_estimate_bytes,
             **{f"latency_ms {label}": timings[label].ms for label in RUNTIMES},
             **{f"spread {label}": timings[label].spread for label in RUNTIMES},
             **{f"threads {label}": timings[label].threads for label in RUNTIMES}}
@@ -237,33 +250,62 @@ def pareto_front(points) -> list:
     return front
 
 
+BOARD_ESTIMATE = "board estimate"
+"""The budget view's runtime whose latency is :meth:`mobilecnn.microcontroller.Board.
+latency_estimate_ms`: an estimate for the board, not a measurement."""
+
+BUDGET_RUNTIMES = (BOARD_ESTIMATE, *RUNTIMES)
+"""The runtimes of the budget view's menu: the board's estimate, then the four measured here."""
+
+
+def device_fields(row: dict, board=microcontroller.BUDGET) -> dict:
+    """What a measured setting ``row`` needs of ``board`` (:func:`mobilecnn.microcontroller.
+    device_need`): ``flash_bytes`` for the model (``int8_bytes_trained``, the trained file's
+    size, where there is one, else ``int8_bytes``) and the runtime, ``sram_bytes`` for TFLM's
+    arena (``tflm_arena_32bit_bytes``) and the stack, and the board's estimated latency under
+    ``"latency_ms board estimate"``. ``model_weights`` says which file the flash counts."""
+    trained = row.get("int8_bytes_trained")
+    model = trained if trained else row["int8_bytes"]
+    need = microcontroller.device_need(model, row["tflm_arena_32bit_bytes"], row["macs"], board)
+    return {"flash_bytes": need["flash_bytes"], "sram_bytes": need["sram_bytes"],
+            f"latency_ms {BOARD_ESTIMATE}": need["latency_ms_estimate"],
+            "model_weights": "trained" if trained else "untrained"}
+
+
 def fits(row: dict, runtime: str, latency_ms: float, flash_bytes: float,
          sram_bytes: float) -> bool:
-    """Whether ``row`` (a measured setting) fits the budget: its latency in ``runtime`` at most
-    ``latency_ms``, its int8 file at most ``flash_bytes``, its peak int8 activations at most
-    ``sram_bytes``. The same test as the page's script (``budget.js``)."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-    return (row[f"latency_ms {runtime}"] <= latency_ms and row["int8_bytes"] <= flash_bytes
-            and row["peak_activation_bytes_int8"] <= sram_bytes)
+    """Whether ``row`` (a setting with its :func:`device_fields`) fits the budget: its latency in
+    ``runtime`` (one of :data:`BUDGET_RUNTIMES`) at most ``latency_ms``, the flash it needs at
+    most ``flash_bytes``, the SRAM it needs at most ``sram_bytes``. The same test as the page's
+    script (``budget.js``)."""
+    if runtime not in BUDGET_RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(BUDGET_RUNTIMES)}, got {runtime!r}")
+    return (row[f"latency_ms {runtime}"] <= latency_ms and row["flash_bytes"] <= flash_bytes
+            and row["sram_bytes"] <= sram_bytes)
 
 
-LATENCY_STEPS_MS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+LATENCY_STEPS_MS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+                    10000)
 MEMORY_STEPS_KB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 
 
 @dataclass(frozen=True)
 class BudgetView:
-    """A page element: three sliders (latency on this machine, flash, SRAM) and a runtime menu,
-    over a table of measured settings; the rows that fit are marked and counted. It needs no
-    kernel: the rows and the script (``budget.js``) are in the HTML."""
+    """A page element: three sliders (latency, flash, SRAM) and a runtime menu, over a table of
+    measured settings; the rows that fit are marked and counted. It needs no kernel: the rows
+    and the script (``budget.js``) are in the HTML.
+
+    Flash and SRAM are what ``board`` would need for each row (:func:`device_fields`, added to
+    the rows here); the first runtime, :data:`BOARD_ESTIMATE`, is the board's estimated latency,
+    the others this machine's measured ones."""
 
     rows: tuple             # dicts: architecture, class, setting text, and the measured fields
     machine: str
-    latency_ms: float = 20
+    latency_ms: float = 200
     flash_kb: int = 1024
     sram_kb: int = 256
-    runtime: str = "TF Lite int8"
+    runtime: str = BOARD_ESTIMATE
+    board: object = microcontroller.BUDGET
 
     def __post_init__(self):
         for what, value, steps in (("latency_ms", self.latency_ms, LATENCY_STEPS_MS),
@@ -272,9 +314,11 @@ class BudgetView:
             if value not in steps:
                 raise ValueError(f"{what} must be one of {', '.join(f'{s:g}' for s in steps)}, "
                                  f"got {value!r}")
-        if self.runtime not in RUNTIMES:
-            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, "
+        if self.runtime not in BUDGET_RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(BUDGET_RUNTIMES)}, "
                              f"got {self.runtime!r}")
+        object.__setattr__(self, "rows", tuple(dict(r, **device_fields(r, self.board))
+                                               for r in self.rows))
 
     def fitting(self) -> list:
         """The rows that fit the view's initial budget (what the page shows before any move)."""
@@ -283,10 +327,10 @@ class BudgetView:
                         1024 * self.sram_kb)]
 
     def html(self) -> str:
-        keep = ("architecture", "class", "setting_text", "macs", "int8_bytes",
-                "peak_activation_bytes_int8", *(f"latency_ms {r}" for r in RUNTIMES))
+        keep = ("architecture", "class", "setting_text", "macs", "flash_bytes", "sram_bytes",
+                *(f"latency_ms {r}" for r in BUDGET_RUNTIMES))
         data = [{k: row[k] for k in keep} for row in self.rows]
-        payload = json.dumps({"rows": data, "runtimes": list(RUNTIMES),
+        payload = json.dumps({"rows": data, "runtimes": list(BUDGET_RUNTIMES),
                               "latency": list(LATENCY_STEPS_MS),
                               "memory": list(MEMORY_STEPS_KB)}).replace("</", "<\\/")
 
@@ -296,12 +340,21 @@ class BudgetView:
                     f'<output data-shows="{field}">{value:g} {unit}</output></label>')
 
         menu = "".join(f'<option{" selected" if r == self.runtime else ""}>{html.escape(r)}'
-                       f"</option>" for r in RUNTIMES)
+                       f"</option>" for r in BUDGET_RUNTIMES)
         fit = set(map(id, self.fitting()))
         body = "".join(self._row_html(r, id(r) in fit) for r in self.rows)
         head = ("<tr><th>architecture</th><th>class</th><th>setting</th><th>MACs (M)</th>"
-                "<th>int8 file (KB)</th><th>peak int8 SRAM (KB)</th>"
+                "<th>flash need (KB)</th><th>SRAM need (KB)</th>"
                 '<th data-shows="runtime">latency (ms)</th></tr>')
+        board = self.board
+        note = (f"Flash and SRAM: what {board.name} ({board.mcu}) needs: the int8 file "
+                f"(trained where there is one) + {microcontroller.RUNTIME_FLASH // 1024} KB for "
+                f"the runtime + {board.reserved_flash_bytes // 1024} KB the board reserves; "
+                f"TFLM's measured arena (32-bit estimate) + {microcontroller.STACK_SRAM // 1024} "
+                f"KB of stack. The {BOARD_ESTIMATE} is an estimate, MACs / "
+                f"({board.macs_per_cycle:.2f} MACs per cycle &times; "
+                f"{board.clock_hz / 1e6:g} MHz); the other latencies were measured on "
+                f"{html.escape(self.machine)}.")
         count = len(fit)
         return (f'<div class="mobilecnn-budget"><style>{asset("budget.css")}</style>'
                 f'<div class="mb-controls">'
@@ -310,16 +363,17 @@ class BudgetView:
                 f'{slider("sram", MEMORY_STEPS_KB, self.sram_kb, "SRAM", "KB")}'
                 f'<label>runtime <select data-budget="runtime">{menu}</select></label></div>'
                 f'<p class="mb-count"><span data-shows="count">{count}</span> of {len(self.rows)}'
-                f" settings fit; latencies measured on {html.escape(self.machine)}.</p>"
+                f" settings fit.</p>"
                 f'<div class="mb-tablebox"><table class="mb-table"><thead>{head}</thead>'
                 f"<tbody>{body}</tbody></table></div>"
+                f'<p class="mb-note">{note}</p>'
                 f'<script type="application/json" class="mb-data">{payload}</script>'
                 f'<script>{asset("budget.js")}</script></div>')
 
     def _row_html(self, row: dict, fit: bool) -> str:
         cells = (row["architecture"], row["class"], row["setting_text"],
-                 f"{row['macs'] / 1e6:.1f}", f"{row['int8_bytes'] / 1024:,.0f}",
-                 f"{row['peak_activation_bytes_int8'] / 1024:,.0f}",
+                 f"{row['macs'] / 1e6:.1f}", f"{row['flash_bytes'] / 1024:,.0f}",
+                 f"{row['sram_bytes'] / 1024:,.0f}",
                  f"{row[f'latency_ms {self.runtime}']:.2f}")
         tds = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells[:-1])
         return (f'<tr class="{"mb-fit" if fit else "mb-out"}">{tds}'

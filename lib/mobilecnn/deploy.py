@@ -95,7 +95,7 @@ def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
 # ---- conversion ---------------------------------------------------------------------------------
 
 def convert(model, mode: str, representative_data=None, strip: bool = False, *,
-            cache: bool = True) -> bytes:
+            cache: bool = True, batch: int | None = None) -> bytes:
     """The ``.tflite`` flatbuffer of a Keras ``model`` in ``mode`` (one of :data:`MODES`).
 
     ``representative_data`` (an array of model inputs, float images ``(N, H, W, C)``) is required
@@ -118,12 +118,20 @@ def convert(model, mode: str, representative_data=None, strip: bool = False, *,
     than its bare ``.model``, the file is kept in a cache next to the trained models and later
     calls read it instead of converting again (see :func:`tflite_cache_path`); ``cache=False``
     converts anyway and stores nothing.
+
+    ``batch=None`` keeps the batch dimension dynamic, as Keras exports it: the file's input has
+    ``shape_signature`` ``(-1, H, W, C)`` and a network that flattens computes the batch at run
+    time (a ``SHAPE``, ``STRIDED_SLICE``, ``PACK`` chain before its ``RESHAPE``), so the same
+    file runs any batch. ``batch=1`` exports a fixed batch of one, what a microcontroller runs
+    (:func:`mobilecnn.tflm.convert`): every shape is known when the file is written and that
+    chain disappears.
     """
-    return convert_all(model, (mode,), representative_data, strip, cache=cache)[mode]
+    return convert_all(model, (mode,), representative_data, strip, cache=cache,
+                       batch=batch)[mode]
 
 
 def convert_all(model, modes=MODES, representative_data=None, strip: bool = False, *,
-                cache: bool = True) -> dict:
+                cache: bool = True, batch: int | None = None) -> dict:
     """``{mode: .tflite bytes}`` for each of ``modes``, exporting ``model`` only once.
 
     For a :class:`mobilecnn.train.TrainResult`, modes already in the cache are read from it
@@ -132,19 +140,21 @@ def convert_all(model, modes=MODES, representative_data=None, strip: bool = Fals
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     for mode in modes:
         _check_mode(mode)
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ValueError(f"batch must be None (dynamic) or a whole number >= 1, got {batch!r}")
     key = _run_key(model) if cache else None
     model = _keras_model(model)
     if "int8" in modes:
         representative_data = check_representative(representative_data,
                                                    model.inputs[0].shape[1:])
-    paths = {mode: tflite_cache_path(key, model, mode, representative_data, strip)
+    paths = {mode: tflite_cache_path(key, model, mode, representative_data, strip, batch)
              for mode in modes} if key else {}
     files = {mode: path.read_bytes() for mode, path in paths.items() if path.is_file()}
     missing = tuple(mode for mode in modes if mode not in files)
     if missing:
         from .train import write_atomically
 
-        files.update(_convert_all(model, missing, representative_data, strip))
+        files.update(_convert_all(model, missing, representative_data, strip, batch))
         for mode in missing:
             if mode in paths:
                 write_atomically(paths[mode], files[mode])
@@ -159,7 +169,7 @@ def _run_key(model) -> str | None:
 
 
 def tflite_cache_path(key: str, model, mode: str, representative_data=None,
-                      strip: bool = False) -> Path:
+                      strip: bool = False, batch: int | None = None) -> Path:
     """Where :func:`convert_all` keeps the ``mode`` file of a trained model whose training run
     has cache key ``key`` (``TrainResult.key``): ``<cache_dir>/tflite/<name>_<key>_<mode>_<hash>
     .tflite`` in :func:`mobilecnn.train.cache_dir`, so the deployment chapter and any later
@@ -167,12 +177,13 @@ def tflite_cache_path(key: str, model, mode: str, representative_data=None,
 
     ``hash`` covers what else decides the bytes: the model's weights as they are now (a model
     trained further after ``fit_or_load`` is another model), the representative data for
-    ``"int8"`` (other images calibrate other ranges), ``strip``, and the TensorFlow version (its
-    converter writes the file).
+    ``"int8"`` (other images calibrate other ranges), ``strip``, a fixed ``batch``, and the
+    TensorFlow version (its converter writes the file).
     """
     tf = sys.modules.get("tensorflow")
+    fixed = "" if batch is None else f" batch={batch}"
     return cache_file("tflite", model.name, key, mode,
-                      f"{mode} strip={bool(strip)} tf={getattr(tf, '__version__', '')}",
+                      f"{mode} strip={bool(strip)}{fixed} tf={getattr(tf, '__version__', '')}",
                       ((w.path, np.asarray(w)) for w in model.weights), representative_data)
 
 
@@ -197,15 +208,19 @@ def cache_file(kind: str, name: str, key: str, mode: str, header: str, arrays,
     return cache_dir() / kind / f"{name}_{key}_{mode}_{digest.hexdigest()[:12]}.{kind}"
 
 
-def _convert_all(model, modes: tuple, representative_data, strip: bool) -> dict:
-    """Export ``model`` once and convert it in each of ``modes`` (no cache)."""
+def _convert_all(model, modes: tuple, representative_data, strip: bool,
+                 batch: int | None = None) -> dict:
+    """Export ``model`` once (with a fixed ``batch`` if given) and convert it in each of
+    ``modes`` (no cache)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .tf_import import import_tensorflow
 
     tf = import_tensorflow()
 
+    signature = None if batch is None else [
+        tf.TensorSpec((batch, *model.inputs[0].shape[1:]), model.inputs[0].dtype)]
     with tempfile.TemporaryDirectory(prefix="mobilecnn_export_") as folder, _quiet(tf):
-        model.export(folder, format="tf_saved_model", verbose=False)
+        model.export(folder, format="tf_saved_model", verbose=False, input_signature=signature)
         files = {mode: _converter(tf, folder, mode, representative_data).convert()
                  for mode in modes}
     return {mode: strip_strings(b) for mode, b in files.items()} if strip else files

@@ -16,6 +16,7 @@ from .tf_import import import_tensorflow  # noqa: E402
 
 import_tensorflow()  # TensorFlow before Keras, without its oneDNN notice (see tf_import)
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from .graph import Net, Node, same_padding  # noqa: E402
@@ -179,6 +180,31 @@ def set_batchnorm_momentum(model: keras.Model, momentum: float) -> None:
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = momentum
+
+
+def calibrate_batchnorm(model: keras.Model, images) -> keras.Model:
+    """Set every batch norm's moving mean and variance to the statistics of its input on
+    ``images`` (one forward pass in training mode with momentum 0), then restore the momenta.
+
+    A freshly initialised network normalizes with mean 0 and variance 1 whatever its layers
+    produce, and at a small resolution its activations can shrink to nothing: every ReLU output
+    is then 0, the int8 converter records an empty range, and an int8 file of it computes
+    nothing worth comparing. After this pass each batch norm outputs zero mean and unit variance
+    on ``images`` (the pass normalizes with the batch statistics, so later layers see what
+    inference with the new moving statistics gives), as in a trained network: a cheap stand-in
+    for training when only the file's structure, its memory and its numerics matter. Dropout is
+    active in the pass, so give a model built with ``dropout=0`` where the architecture has it.
+    Returns ``model``.
+    """
+    bns = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in bns]
+    set_batchnorm_momentum(model, 0.0)
+    try:
+        model(np.asarray(images, dtype="float32"), training=True)
+    finally:
+        for layer, momentum in zip(bns, momenta):
+            layer.momentum = momentum
+    return model
 
 
 def logits_model(model: keras.Model) -> keras.Model:

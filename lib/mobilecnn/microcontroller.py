@@ -14,8 +14,19 @@ model run by TF Lite for Microcontrollers:
   the largest total of activations alive at once (inputs and outputs of a layer, and the
   tensors kept for a later skip connection or concatenation).
 
-Both are lower bounds for a real build: the program, the interpreter (TF Lite Micro's kernels
-take some tens of kilobytes of flash), the stack and the input buffers need room too.
+Both are lower bounds for a real build. What a board must really hold (:func:`device_need`):
+
+* **flash** = the model + :data:`RUNTIME_FLASH` (TFLM's interpreter and kernels and the board's
+  own code, an assumption with the published figures it rests on) + the flash the board
+  reserves before the application (:attr:`Board.reserved_flash_bytes`: the Arduino Nano 33
+  BLE's bootloader takes the first 64 KB);
+* **SRAM** = the tensor arena that TFLM's interpreter measures (:mod:`mobilecnn.tflm`: the
+  activations plus what the interpreter keeps per tensor, operator and channel, estimated for a
+  32-bit device) + :data:`STACK_SRAM` (stack and runtime RAM, an assumption);
+* **latency** = an *estimate*, never a timing: MACs over the board's clock times the
+  multiply-accumulates per cycle that optimised int8 kernels reach on its core
+  (:attr:`Board.macs_per_cycle`, from published measurements where there are some).
+
 :data:`BOARDS` lists typical boards and where their numbers come from; :func:`sweep` runs
 :func:`mobilecnn.profile` (pure Python, no framework) over an architecture's grid of widths and
 resolutions and says which settings fit a budget.
@@ -23,6 +34,7 @@ resolutions and says which settings fit a budget.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,40 +42,200 @@ import numpy as np
 from . import architectures
 from .profiler import profile
 
+
+# ---- what the published figures say about a core's speed ----------------------------------------
+
+@dataclass(frozen=True)
+class Anchor:
+    """A published measurement of an int8 network on a microcontroller: what ran (``architecture``
+    and ``setting``, as :func:`mobilecnn.profile` takes them), where (``board``, ``clock_hz``),
+    what the publisher measured (``latency_ms``, and its activation RAM, ``activation_bytes``,
+    where given) and with which runtime; ``source`` says where it is published."""
+
+    architecture: str
+    setting: tuple
+    board: str
+    core: str
+    clock_hz: float
+    latency_ms: float
+    activation_bytes: int | None
+    runtime: str
+    source: str
+
+    @property
+    def macs(self) -> int:
+        return profile(self.architecture, **dict(self.setting)).macs
+
+    @property
+    def macs_per_cycle(self) -> float:
+        """Multiply-accumulates per clock cycle that the measurement implies."""
+        return self.macs / (self.latency_ms / 1000 * self.clock_hz)
+
+    @property
+    def analytic_peak_bytes(self) -> int:
+        """``profile(...).peak_activation_bytes(8)`` of the same setting, to set beside
+        ``activation_bytes``."""
+        return profile(self.architecture, **dict(self.setting)).peak_activation_bytes(8)
+
+
+STM32_MODEL_ZOO = ("STMicroelectronics, stm32ai-modelzoo, image_classification/mobilenetv2/"
+                   "README.md, 'Reference MCU memory footprint' and 'Reference MCU inference time' "
+                   "tables (MobileNet v2 0.35, ImageNet, int8, STM32Cube.AI 10.0.0)")
+
+ANCHORS = (
+    Anchor("mobilenet_v2", (("alpha", 0.35), ("image_size", 128), ("num_classes", 1000)),
+           "STM32H747I-DISCO", "Cortex-M7", 400e6, 116.13, round(237.32 * 1024),
+           "STM32Cube.AI", STM32_MODEL_ZOO),
+    Anchor("mobilenet_v2", (("alpha", 0.35), ("image_size", 224), ("num_classes", 1000)),
+           "STM32H747I-DISCO", "Cortex-M7", 400e6, 313.92, round(832.64 * 1024),
+           "STM32Cube.AI", STM32_MODEL_ZOO),
+)
+"""Published int8 measurements on a microcontroller: the STM32 model zoo's MobileNet v2 0.35 at
+128 and 224 pixels (116.13 and 313.92 ms on one 400 MHz Cortex-M7 core; 237.32 and 832.64 KiB of
+activation RAM, 30.14 and 30.19 KiB of runtime RAM, 108.29 and 108.40 KiB of code flash, all as
+measured by ST's own toolchain, not TFLM)."""
+
+CORE_THROUGHPUT = {
+    "Cortex-M7": ("measured", "the mean of what ANCHORS imply (about 0.45 MACs per cycle), with "
+                  "ST's runtime, not TFLM with CMSIS-NN: a figure of the same kind, not the same "
+                  "kernels"),
+    "Cortex-M4F": ("assumption", "half the Cortex-M7's rate: both cores have the DSP "
+                   "extension's dual 16-bit multiply-accumulate (SMLAD) that CMSIS-NN uses, the "
+                   "M7 can issue two instructions per cycle and the M4 one; no published int8 "
+                   "figure for a Cortex-M4 was read for this book"),
+    "Xtensa LX7": ("assumption", "the Cortex-M7's rate for one core with ESP-NN kernels (it has "
+                   "128-bit SIMD instructions); no published figure was read for this book"),
+}
+"""For each core: whether its int8 throughput is measured (:data:`ANCHORS`) or an assumption,
+and why (:func:`macs_per_cycle` gives the number)."""
+
+
+@functools.cache
+def macs_per_cycle(core: str) -> float:
+    """Int8 multiply-accumulates per clock cycle assumed for ``core`` (:data:`CORE_THROUGHPUT`
+    says where each comes from)."""
+    if core not in CORE_THROUGHPUT:
+        raise ValueError(f"core must be one of {', '.join(CORE_THROUGHPUT)}, got {core!r}")
+    m7 = sum(a.macs_per_cycle for a in ANCHORS if a.core == "Cortex-M7") / sum(
+        a.core == "Cortex-M7" for a in ANCHORS)
+    return {"Cortex-M7": m7, "Cortex-M4F": m7 / 2, "Xtensa LX7": m7}[core]
+
+
 KB = 1024
 MB = 1024 * KB
 
 
 @dataclass(frozen=True)
 class Board:
-    """A microcontroller board's memory: on-chip SRAM and the flash that holds the program."""
+    """A microcontroller board: on-chip SRAM, the flash that holds the program, the flash the
+    board reserves before the application (bootloader, partition table), its core and clock,
+    and the int8 multiply-accumulates per cycle assumed for latency estimates."""
 
     name: str
     mcu: str
     sram_bytes: int
     flash_bytes: int
     source: str
+    core: str = ""
+    clock_hz: float = 0.0
+    reserved_flash_bytes: int = 0
+    reserved_flash_source: str = ""
 
     @property
     def label(self) -> str:
         return (f"{self.name} ({self.mcu}): {self.sram_bytes // KB} KB SRAM, "
                 f"{self.flash_bytes / MB:g} MB flash")
 
+    @property
+    def macs_per_cycle(self) -> float:
+        """Int8 multiply-accumulates per cycle on this board's core (:func:`macs_per_cycle`)."""
+        return macs_per_cycle(self.core)
+
+    @property
+    def throughput_source(self) -> str:
+        kind, why = CORE_THROUGHPUT[self.core]
+        return f"{kind}: {why}"
+
+    def latency_estimate_ms(self, macs: float) -> float:
+        """An ESTIMATE of one image's latency on this board: ``macs`` over ``clock_hz`` times
+        :attr:`macs_per_cycle`. It ignores everything but multiply-accumulates (memory traffic,
+        requantization, operators without MACs, the first call's set-up), so it is a rough
+        guide for ranking settings, not a measurement; measure cycles on the device."""
+        if not self.clock_hz:
+            raise ValueError(f"{self.name} has no clock to estimate a latency from")
+        return 1000 * float(macs) / (self.macs_per_cycle * self.clock_hz)
+
 
 BOARDS = (
     Board("Arduino Nano 33 BLE Sense", "nRF52840", 256 * KB, 1 * MB,
-          "Nordic Semiconductor, nRF52840 Product Specification: 1 MB flash, 256 KB RAM"),
+          "Nordic Semiconductor, nRF52840 Product Specification: 1 MB flash, 256 KB RAM, "
+          "64 MHz Arm Cortex-M4 with FPU",
+          core="Cortex-M4F", clock_hz=64e6, reserved_flash_bytes=64 * KB,
+          reserved_flash_source="arduino/ArduinoCore-mbed pull request 146: sketches are "
+                                "'uploaded at 0x10000 (as in the standard bootloader and core)'"),
     Board("STM32F746G-DISCO", "STM32F746NG", 320 * KB, 1 * MB,
           "STMicroelectronics, STM32F746xx datasheet: 1 MB flash, 320 KB SRAM (including "
-          "64 KB DTCM; 4 KB backup SRAM not counted)"),
+          "64 KB DTCM; 4 KB backup SRAM not counted), Arm Cortex-M7 up to 216 MHz",
+          core="Cortex-M7", clock_hz=216e6, reserved_flash_bytes=0,
+          reserved_flash_source="none: the STM32's built-in bootloader is in system memory, "
+                                "outside the user flash (a bare-metal build, no OS)"),
     Board("ESP32-S3-DevKitC-1-N8", "ESP32-S3", 512 * KB, 8 * MB,
           "Espressif, ESP32-S3 datasheet: 512 KB on-chip SRAM (flash is off-chip: 8 MB in "
-          "the ESP32-S3-WROOM-1-N8 module of this kit)"),
+          "the ESP32-S3-WROOM-1-N8 module of this kit), Xtensa LX7 cores up to 240 MHz",
+          core="Xtensa LX7", clock_hz=240e6, reserved_flash_bytes=64 * KB,
+          reserved_flash_source="assumption: the second-stage bootloader and partition table "
+                                "below the application (not read from Espressif's documents)"),
 )
 """Typical boards for TF Lite Micro, smallest first (figures from the vendors' datasheets)."""
 
 BUDGET = BOARDS[0]
 """The budget the deployment chapter asks about: 256 KB of SRAM and 1 MB of flash."""
+
+
+# ---- what a build needs beyond the model --------------------------------------------------------
+
+RUNTIME_FLASH = 128 * KB
+"""An ASSUMPTION: flash for TFLM's interpreter, the kernels a CNN registers and the board's own
+code (drivers, an RTOS such as the Nano 33 BLE's Mbed OS). What it rests on:
+
+* TFLM's README said that "the core runtime fits in 16KB on a Cortex M3, and with enough
+  operators to run a speech keyword detection model, takes up a total of 22KB" (quoted in
+  tensorflow/tensorflow issue 32345);
+* ST's runtime for MobileNet v2 0.35 takes 108.29 KiB of code flash (:data:`STM32_MODEL_ZOO`);
+* users report far larger TFLM builds: a 348 KB hello-world binary for a Cortex-M33
+  (tensorflow/tensorflow issue 48156) and 0.9 MB with four operators
+  (tensorflow/tflite-micro issue 2263), before dead code is removed.
+
+128 KB is ST's figure rounded up, for TFLM with a CNN's handful of kernels (CMSIS-NN's are
+larger than the reference ones) plus a small RTOS; link your firmware and read its map file."""
+
+STACK_SRAM = 32 * KB
+"""An ASSUMPTION: SRAM for the stack, the runtime's own variables and the OS beside the tensor
+arena. ST's runtime reports 30.14 KiB of runtime RAM for MobileNet v2 0.35
+(:data:`STM32_MODEL_ZOO`); 32 KB rounds it up."""
+
+
+def device_need(model_bytes: int, arena_bytes: int, macs: float, board: Board = BUDGET) -> dict:
+    """What one int8 model needs of ``board``, in bytes and milliseconds.
+
+    ``model_bytes`` is the ``.tflite`` file a firmware embeds (measured on a trained model where
+    there is one: an untrained network's int8 file shares its identical zero biases and is
+    smaller), ``arena_bytes`` the tensor arena (:func:`mobilecnn.tflm.arena`,
+    ``total_32bit_estimate_bytes`` for a 32-bit board), ``macs`` the network's multiply-
+    accumulates. Returns ``flash_bytes`` (model + :data:`RUNTIME_FLASH` + the board's reserved
+    flash), ``sram_bytes`` (arena + :data:`STACK_SRAM`), ``latency_ms_estimate``
+    (:meth:`Board.latency_estimate_ms`) and whether each fits.
+    """
+    for what, value in (("model_bytes", model_bytes), ("arena_bytes", arena_bytes),
+                        ("macs", macs)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{what} must be a number >= 0, got {value!r}")
+    flash = int(model_bytes) + RUNTIME_FLASH + board.reserved_flash_bytes
+    sram = int(arena_bytes) + STACK_SRAM
+    return {"board": board.name, "flash_bytes": flash, "sram_bytes": sram,
+            "latency_ms_estimate": board.latency_estimate_ms(macs),
+            "fits_flash": flash <= board.flash_bytes, "fits_sram": sram <= board.sram_bytes,
+            "fits": flash <= board.flash_bytes and sram <= board.sram_bytes}
 
 
 # ---- flash --------------------------------------------------------------------------------------

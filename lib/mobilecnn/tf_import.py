@@ -49,6 +49,43 @@ def without_notices(text: str) -> str:
     return "".join(line for line, drop in zip(lines, informational(lines)) if not drop)
 
 
+class Captured:
+    """What :func:`captured` caught: ``text``, filled in when its block ends."""
+
+    text = ""
+
+
+@contextlib.contextmanager
+def captured(fds=(1, 2)):
+    """Capture what is written to the file descriptors ``fds`` inside the block.
+
+    C and C++ code (TensorFlow's start-up notice, TF Lite for Microcontrollers' allocation
+    report) writes to the descriptors directly, bypassing ``sys.stdout`` and ``sys.stderr``, and
+    a notebook kernel forwards those bytes to the page. Inside the block they go to a temporary
+    file instead; afterwards the yielded :class:`Captured` holds them as ``text``, also when the
+    block raises. Python's own streams are flushed first and left alone.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.flush()
+    saved = [os.dup(fd) for fd in fds]
+    result = Captured()
+    with tempfile.TemporaryFile() as capture:
+        for fd in fds:
+            os.dup2(capture.fileno(), fd)
+        try:
+            yield result
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(AttributeError, ValueError):
+                    stream.flush()
+            for fd, copy in zip(fds, saved):
+                os.dup2(copy, fd)
+                os.close(copy)
+            capture.seek(0)
+            result.text = capture.read().decode("utf-8", errors="replace")
+
+
 @contextlib.contextmanager
 def filtered_stderr():
     """Capture file descriptor 2 inside the block; afterwards re-emit it without the notices.
@@ -56,23 +93,15 @@ def filtered_stderr():
     What is kept goes to ``sys.stderr`` (in a Jupyter kernel, the cell's stderr output), also
     when the block raises.
     """
-    with contextlib.suppress(AttributeError, ValueError):
-        sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
+    output = Captured()
+    try:
+        with captured((2,)) as output:
             yield
-        finally:
-            with contextlib.suppress(AttributeError, ValueError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            kept = without_notices(capture.read().decode("utf-8", errors="replace"))
-            if kept:
-                sys.stderr.write(kept)
-                sys.stderr.flush()
+    finally:
+        kept = without_notices(output.text)
+        if kept:
+            sys.stderr.write(kept)
+            sys.stderr.flush()
 
 
 def import_tensorflow():
