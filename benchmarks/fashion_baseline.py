@@ -102,7 +102,7 @@ def run_one(task: dict) -> dict:
                                seed=task["seed"], verbose=False, subset=task["subset"],
                                **task["metaparams"])
     # The arrays fit used (same arguments, so the same cached copy).
-    _, (x_test, y_test) = train._dataset(result.dataset, result.image_size, result.subset,
+    _, (x_test, y_test) = train.dataset_arrays(result.dataset, result.image_size, result.subset,
                                          result.seed if result.subset is not None else 0)
     predicted = train.predict(result, x_test).argmax(axis=1)
     if task["framework"] == "keras":

@@ -75,7 +75,7 @@ def run_one(name: str, framework: str, mode: str, metaparams: dict, epochs: int 
 
     book.setup(seed=SEED)
     size = image_size(name, metaparams)
-    (x, y), (x_test, y_test) = train._dataset("digits", size)    # loaded before the clock starts
+    (x, y), (x_test, y_test) = train.dataset_arrays("digits", size)    # loaded before the clock starts
     recipe = train.RECIPE
     epochs = epochs or recipe.epochs
     if subset is not None:

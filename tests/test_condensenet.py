@@ -225,7 +225,7 @@ def test_penalty_is_the_group_lasso_until_condensed(condensed):
 def test_converted_network_computes_the_trained_function(condensed):
     from mobilecnn import train
 
-    x = train._dataset("digits", 32)[1][0][:64]
+    x = train.dataset_arrays("digits", 32)[1][0][:64]
     masked = train.predict(condensed.trained.model, x)
     converted = train.predict(condensed.converted, x)
     # Only the sums of the 1x1 convolutions and the classifier change: the same nonzero

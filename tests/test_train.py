@@ -193,7 +193,7 @@ def _key(**kw):
         if k in args:
             args[k] = kw.pop(k)
     args["metaparams"] = {**args["metaparams"], **kw}
-    return train._resolve(**args).key()
+    return train.resolve_run(**args).key()
 
 
 def test_cache_key_names_one_model_per_setting():

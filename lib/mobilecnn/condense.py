@@ -23,7 +23,7 @@ authors' code.
 
 The schedule (:class:`Condensation`) hooks into :func:`mobilecnn.train.fit`'s loop (the same
 batches, recipe, learning-rate schedule and optimizer; see ``schedule`` in
-:func:`mobilecnn.train._fit`): it builds the training-time network
+:func:`mobilecnn.train.fit_run`): it builds the training-time network
 (:func:`~mobilecnn.architectures.condensenet.describe` with ``learning=True``: full 1x1
 convolutions, no index layers), condenses before a step, and after every optimizer step sets the
 pruned weights back to exactly zero (a projection: the network then computes what the
@@ -124,9 +124,9 @@ def _keras_layer(model, name):
 
 
 def _torch_layer(model, name):
-    from .torch_backend import _inner
+    from .torch_backend import inner_module
 
-    return _inner(model.layers[name])
+    return inner_module(model.layers[name])
 
 
 def get_matrix(model, name: str) -> np.ndarray:
@@ -183,7 +183,7 @@ def kept_channels(mask: np.ndarray, groups: int) -> list:
 
 @dataclass
 class Condensation:
-    """CondenseNet's training schedule as a hook of :func:`mobilecnn.train._fit` (see the module
+    """CondenseNet's training schedule as a hook of :func:`mobilecnn.train.fit_run` (see the module
     docstring): masks, condensing stages, group-lasso penalty, optimization stage.
 
     ``masks`` maps each learned layer's name to its boolean (out, in) mask; ``stages`` to the
@@ -440,13 +440,13 @@ def fit(framework: str = "keras", dataset: str | None = None, image_size: int = 
     :func:`mobilecnn.train.fit`, and ``lasso``, the group-lasso weight) and convert it.
 
     Not cached: each call trains (the test network takes seconds on the CPU)."""
-    run = train._resolve(NAME, framework, dataset, image_size, epochs, seed, subset, recipe,
+    run = train.resolve_run(NAME, framework, dataset, image_size, epochs, seed, subset, recipe,
                          metaparams)
     schedule = Condensation(dict(run.metaparams), lasso)
-    result = train._fit(run, train._verbose(verbose), schedule)
+    result = train.fit_run(run, train.verbose_flag(verbose), schedule)
     key = hashlib.sha256(f"{run.key()} learned group convolutions, lasso {lasso!r}".encode())
     result = replace(result, key=key.hexdigest()[:16])
     converted = convert(result.model, schedule)
-    (_, _), (x_test, y_test) = train._dataset(run.dataset, run.image_size)
+    (_, _), (x_test, y_test) = train.dataset_arrays(run.dataset, run.image_size)
     accuracy = float((train.predict(converted, x_test).argmax(axis=1) == y_test).mean())
     return CondenseResult(result, schedule, converted, accuracy)

@@ -518,14 +518,14 @@ class TFLiteClassifier:
 
     def operators(self) -> Counter:
         """How many operators of each kind (``CONV_2D``, ``DEQUANTIZE``, ...) the model has."""
-        return _operators(self.model_bytes)
+        return operator_counts(self.model_bytes)
 
     def __repr__(self) -> str:
         return (f"TFLiteClassifier({self.size:,} bytes, input {self.input_dtype} "
                 f"{self.image_shape}, {self.num_classes} classes)")
 
 
-def _schema():
+def flatbuffer_schema():
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
@@ -535,7 +535,7 @@ def _schema():
 
 def _stored_bytes(model_bytes: bytes) -> dict:
     """``{tensor index: bytes of data in the file}`` for the main subgraph's constant tensors."""
-    schema = _schema()
+    schema = flatbuffer_schema()
     model = schema.Model.GetRootAs(model_bytes, 0)
     graph = model.Subgraphs(0)
     stored = {}
@@ -547,8 +547,8 @@ def _stored_bytes(model_bytes: bytes) -> dict:
     return stored
 
 
-def _operators(model_bytes: bytes) -> Counter:
-    schema = _schema()
+def operator_counts(model_bytes: bytes) -> Counter:
+    schema = flatbuffer_schema()
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     model = schema.Model.GetRootAs(model_bytes, 0)
     graph = model.Subgraphs(0)

@@ -113,12 +113,12 @@ def untrained_file(name: str, *, num_classes: int = 10, seed: int = 0, calibrati
 
 
 def _model(model_bytes: bytes):
-    from .deploy import _schema
+    from .deploy import flatbuffer_schema
 
     if not isinstance(model_bytes, (bytes, bytearray)):
         raise ValueError(f"model_bytes must be the bytes of a .tflite file, got "
                          f"{type(model_bytes).__name__}")
-    schema = _schema()
+    schema = flatbuffer_schema()
     return schema, schema.Model.GetRootAs(bytes(model_bytes), 0)
 
 
@@ -162,9 +162,9 @@ def check_file(model_bytes: bytes) -> None:
 
 def operators(model_bytes: bytes) -> list:
     """The operator kinds of the model (``CONV_2D``, ...), in the order they first appear."""
-    from .deploy import _operators
+    from .deploy import operator_counts
 
-    return list(_operators(bytes(model_bytes)))
+    return list(operator_counts(bytes(model_bytes)))
 
 
 # ---- the two pieces of C++ a firmware needs ---------------------------------------------------

@@ -233,7 +233,7 @@ def build(net: Net, name: str = "model") -> GraphModule:
     return GraphModule(net, name)
 
 
-def _inner(module: nn.Module) -> nn.Module:
+def inner_module(module: nn.Module) -> nn.Module:
     return module.inner if isinstance(module, Padded) else module
 
 
@@ -251,7 +251,7 @@ def copy_from_keras(keras_model, model: GraphModule) -> GraphModule:
         if node.op not in ("conv", "depthwise", "dense", "bn"):
             continue
         weights = [torch.from_numpy(w.copy()) for w in keras_model.get_layer(node.name).get_weights()]
-        target = _inner(model.layers[node.name])
+        target = inner_module(model.layers[node.name])
         if node.op == "conv":
             target.weight.copy_(weights[0].permute(3, 2, 0, 1))
         elif node.op == "depthwise":

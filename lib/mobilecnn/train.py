@@ -188,7 +188,7 @@ class TrainResult:
 # ---- the data the loop sees ----------------------------------------------------------------------
 
 @lru_cache(maxsize=2)
-def _dataset(name: str, image_size: int, subset: int | None = None, seed: int = 0) -> tuple:
+def dataset_arrays(name: str, image_size: int, subset: int | None = None, seed: int = 0) -> tuple:
     """The arrays of :func:`mobilecnn.data.load` (with its ``subset`` and ``seed``: the training
     images are subset before they are resized, so 10,000 of Fashion-MNIST's 60,000 at 64 pixels
     take 0.5 GB, not 3 GB), kept (read-only) for the next run."""
@@ -243,7 +243,7 @@ def _in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def _verbose(verbose) -> bool:
+def verbose_flag(verbose) -> bool:
     """``None`` means: print one line per epoch in a notebook, unless under pytest or smoke mode."""
     if verbose is not None:
         return bool(verbose)
@@ -289,7 +289,7 @@ class _Run:
     def key(self) -> str:
         """The cache key: a hash of what decides the trained weights, and nothing else.
 
-        Everything is resolved first (:func:`_resolve`: the dataset's name, every metaparameter
+        Everything is resolved first (:func:`resolve_run`: the dataset's name, every metaparameter
         with its default and normalized type, the number of epochs, smoke mode), so two chapters
         that ask for the same model in different words (``epochs=None`` or the recipe's number,
         ``num_classes`` given or not, ``recipe=RECIPE`` or nothing) get the same key and share
@@ -314,7 +314,7 @@ CACHE_VERSION = 3
 produces, so that cached models trained by the old code are not reused."""
 
 
-def _resolve(name, framework, dataset, image_size, epochs, seed, subset, recipe,
+def resolve_run(name, framework, dataset, image_size, epochs, seed, subset, recipe,
              metaparams) -> _Run:
     _check(name, framework, epochs, seed, subset)
     dataset = data.dataset_name(dataset)
@@ -354,18 +354,18 @@ def fit(name: str, framework: str = "keras", dataset: str | None = None, image_s
     (``MOBILECNN_SMOKE=1``) the run shrinks to ``recipe.smoke_epochs`` epoch on
     ``recipe.smoke_subset`` images and the result says it is a smoke run.
     """
-    run = _resolve(name, framework, dataset, image_size, epochs, seed, subset, recipe, metaparams)
-    return _fit(run, _verbose(verbose))
+    run = resolve_run(name, framework, dataset, image_size, epochs, seed, subset, recipe, metaparams)
+    return fit_run(run, verbose_flag(verbose))
 
 
-def _fit(run: _Run, verbose: bool, schedule=None) -> TrainResult:
+def fit_run(run: _Run, verbose: bool, schedule=None) -> TrainResult:
     """The training loop. ``schedule`` (optional) changes the network while it trains, as
     CondenseNet's learned group convolutions do (:class:`mobilecnn.condense.Condensation`): it
     builds the model (``schedule.model(framework, run)``), adds ``schedule.penalty(model)`` to
     the loss, and is called before each step (``before_step(model, step, total)``: condense)
     and after it (``after_step(model)``: keep pruned weights at zero)."""
     start = time.perf_counter()
-    (x_train, y_train), (x_test, y_test) = _dataset(run.dataset, run.image_size, run.subset,
+    (x_train, y_train), (x_test, y_test) = dataset_arrays(run.dataset, run.image_size, run.subset,
                                                     run.seed if run.subset is not None else 0)
     batchnorm = has_batchnorm(run.name, **run.metaparams)
     init = run.recipe.initialization(batchnorm)
@@ -792,14 +792,14 @@ def fit_or_load(name: str, framework: str = "keras", dataset: str | None = None,
     True). One setting, one model for the whole book: a chapter that needs the model another
     chapter trained gets it from the cache, whichever way it spells the arguments. Smoke runs
     have their own keys, so they never stand in for a full run."""
-    run = _resolve(name, framework, dataset, image_size, epochs, seed, subset, recipe, metaparams)
+    run = resolve_run(name, framework, dataset, image_size, epochs, seed, subset, recipe, metaparams)
     stem = cache_dir() / f"{run.name}_{run.framework}_{run.dataset}_{run.key()}"
     model_path, info_path = stem.with_suffix(SUFFIX[run.framework]), stem.with_suffix(".json")
     if model_path.is_file() and info_path.is_file():
         info = json.loads(info_path.read_text())
         return _result(run, load(model_path), info["history"], info["test_accuracy"],
                        info["seconds"], cached=True)
-    result = _fit(run, _verbose(verbose))
+    result = fit_run(run, verbose_flag(verbose))
     # Each file is written under a temporary name and renamed, so that a reader (another
     # process building another chapter) never sees half a file; the JSON comes last: a model
     # file without it (an interrupted run) is never a hit.
