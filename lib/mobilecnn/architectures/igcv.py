@@ -335,7 +335,7 @@ ARCHITECTURES = (
         color="#1a9e8f",
         base_resolution=CIFAR_RESOLUTION,
         min_resolution=8,
-        order=10,
+        order=12,
         smoke=(("primary_groups", 4), ("secondary_groups", 2), ("depth", 8),
                ("residual", True), ("image_size", 32)),     # the projection and the add too
         unpublished="the paper's complexity table (Table 2) is an image in the seed and not in "
@@ -364,7 +364,7 @@ ARCHITECTURES = (
         color="#6b8e23",
         base_resolution=CIFAR_RESOLUTION,
         min_resolution=8,
-        order=11,
+        order=13,
         smoke=(("alpha", 0.25), ("composed", 3), ("blocks", 2), ("image_size", 32)),
         unpublished="no authors' code is public and the paper's tables are images in the seed, "
                     "so no published network can be pinned down (width x and blocks B of each "
@@ -386,7 +386,7 @@ ARCHITECTURES = (
         width="alpha",
         color="#b8860b",
         published=IGCV3_PUBLISHED,
-        order=12,
+        order=14,
         smoke=(("alpha", 0.35), ("image_size", 32)),
     ),
 )
