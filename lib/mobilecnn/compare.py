@@ -118,6 +118,11 @@ def digits_settings(deploy_results: dict, names=None) -> list:
     return rows
 
 
+def untrained_names(deploy_results: dict, names=None) -> list:
+    """The architectures of ``names`` (all by default) that the deploy results did not train."""
+    return [n for n in _names(names) if n not in deploy_results["trained"]]
+
+
 # ---- measured ---------------------------------------------------------------------------------
 
 def measure(name: str, setting: dict, num_classes: int, *, rounds: int = 5, repeats: int = 5,
@@ -171,8 +176,11 @@ def table(deploy_results: dict, names=None, classes=CLASSES, *, log=None, **timi
     """Every row of the chapter's table: the digits settings (:func:`digits_settings`, with their
     accuracies) and the :func:`comparable_settings` of ``classes``, each measured with
     :func:`measure` (``timing``: its ``rounds``, ``repeats``, ``warmup``, ``threads``). Each row
-    gains ``setting_text``. ``log(row)`` is called after each measurement, for progress."""
-    rows = digits_settings(deploy_results, names) + comparable_settings(names, classes)
+    gains ``setting_text``. ``log(row)`` is called after each measurement, for progress.
+    Architectures that ``benchmarks/deploy.py`` has not trained (:func:`untrained_names`) have
+    no digits row."""
+    trained = [n for n in _names(names) if n not in untrained_names(deploy_results, names)]
+    rows = digits_settings(deploy_results, trained) + comparable_settings(names, classes)
     for row in rows:
         row.update(measure(row["architecture"], row["setting"], row["num_classes"], **timing),
                    setting_text=setting_text(row["architecture"], row["setting"]))

@@ -436,8 +436,10 @@ class TFLiteClassifier:
     kept per batch size, because allocating tensors costs far more than a small model's
     inference. Each image's result does not depend on the batch it came in.
 
-    ``num_threads=1`` by default: one core is what a phone gives a background model, and it makes
-    latencies comparable on a shared machine.
+    ``num_threads=1`` by default: it makes latencies repeatable and comparable on a shared
+    machine (apps often run inference on two to four threads; pass ``num_threads`` to measure
+    that). Keras and PyTorch get the threads :func:`mobilecnn.book.setup` gives them
+    (``MOBILECNN_THREADS``), so set it to 1 to compare like with like.
     """
 
     MAX_CACHED = 4
