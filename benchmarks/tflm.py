@@ -229,6 +229,7 @@ def main(argv=None):
     document = {
         "command": command.strip(), "date": datetime.date.today().isoformat(),
         "machine": book.machine()["text"], "versions": versions(), "smoke": book.smoke(),
+        "provenance": book.provenance(__file__, argv),
         "note": "untrained networks, batch norms calibrated on random images: arena and "
                 "operators as the trained files'; latencies on the boards are estimates "
                 "(MACs over an assumed or published throughput), not timings",

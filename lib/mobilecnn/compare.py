@@ -118,6 +118,11 @@ def digits_settings(deploy_results: dict, names=None) -> list:
     return rows
 
 
+def untrained_names(deploy_results: dict, names=None) -> list:
+    """The architectures of ``names`` (all by default) that the deploy results did not train."""
+    return [n for n in _names(names) if n not in deploy_results["trained"]]
+
+
 # ---- measured ---------------------------------------------------------------------------------
 
 def measure(name: str, setting: dict, num_classes: int, *, rounds: int = 5, repeats: int = 5,
@@ -171,8 +176,11 @@ def table(deploy_results: dict, names=None, classes=CLASSES, *, log=None, **timi
     """Every row of the chapter's table: the digits settings (:func:`digits_settings`, with their
     accuracies) and the :func:`comparable_settings` of ``classes``, each measured with
     :func:`measure` (``timing``: its ``rounds``, ``repeats``, ``warmup``, ``threads``). Each row
-    gains ``setting_text``. ``log(row)`` is called after each measurement, for progress."""
-    rows = digits_settings(deploy_results, names) + comparable_settings(names, classes)
+    gains ``setting_text``. ``log(row)`` is called after each measurement, for progress.
+    Architectures that ``benchmarks/deploy.py`` has not trained (:func:`untrained_names`) have
+    no digits row."""
+    trained = [n for n in _names(names) if n not in untrained_names(deploy_results, names)]
+    rows = digits_settings(deploy_results, trained) + comparable_settings(names, classes)
     for row in rows:
         row.update(measure(row["architecture"], row["setting"], row["num_classes"], **timing),
                    setting_text=setting_text(row["architecture"], row["setting"]))
@@ -250,6 +258,44 @@ def pareto_front(points) -> list:
     return front
 
 
+def _ranks(values) -> list:
+    """Ranks from 1, ties given the mean of the ranks they span."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation of ``x`` and ``y``: the Pearson correlation of their ranks
+    (ties get their mean rank). 1 means the two orders agree exactly, -1 that they are reversed."""
+    x, y = list(map(float, x)), list(map(float, y))
+    if len(x) != len(y) or len(x) < 3:
+        raise ValueError(f"x and y must have the same length, at least 3, got {len(x)} and "
+                         f"{len(y)}")
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    var = math.sqrt(sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry))
+    if var == 0:
+        raise ValueError("x or y is constant: a rank correlation is undefined")
+    return cov / var
+
+
+def macs_predict_latency(rows, runtimes=RUNTIMES) -> dict:
+    """How well MACs order the settings by latency in each runtime: ``{runtime: Spearman's rank
+    correlation of macs and "latency_ms <runtime>"}`` over ``rows`` (those of :func:`table`)."""
+    return {r: spearman([row["macs"] for row in rows], [row[f"latency_ms {r}"] for row in rows])
+            for r in runtimes}
+
+
 BOARD_ESTIMATE = "board estimate"
 """The budget view's runtime whose latency is :meth:`mobilecnn.microcontroller.Board.
 latency_estimate_ms`: an estimate for the board, not a measurement."""
@@ -301,7 +347,7 @@ class BudgetView:
 
     rows: tuple             # dicts: architecture, class, setting text, and the measured fields
     machine: str
-    latency_ms: float = 200
+    latency_ms: float = 500
     flash_kb: int = 1024
     sram_kb: int = 256
     runtime: str = BOARD_ESTIMATE

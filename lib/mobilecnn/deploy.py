@@ -51,6 +51,17 @@ MODE_DOCS = {
             "activation ranges calibrated on representative data",
 }
 
+MORE_MODES = ("int8_float_fallback", "int16x8")
+"""Two more full-integer modes, which :func:`convert` takes but :func:`convert_all` does not make
+by default. Both keep float32 input and output (the interpreter quantizes at the edges)."""
+
+MODE_DOCS.update({
+    "int8_float_fallback": "int8 where an int8 kernel exists, float32 where not (the converter "
+                           "is not restricted to TFLITE_BUILTINS_INT8); float32 in and out",
+    "int16x8": "int8 weights, int16 activations (EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_"
+               "WEIGHTS_INT8): 256 times finer activation steps, slower kernels; float32 in and out",
+})
+
 INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
 
@@ -96,10 +107,11 @@ def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
 
 def convert(model, mode: str, representative_data=None, strip: bool = False, *,
             cache: bool = True, batch: int | None = None) -> bytes:
-    """The ``.tflite`` flatbuffer of a Keras ``model`` in ``mode`` (one of :data:`MODES`).
+    """The ``.tflite`` flatbuffer of a Keras ``model`` in ``mode`` (one of :data:`MODES` or
+    :data:`MORE_MODES`).
 
     ``representative_data`` (an array of model inputs, float images ``(N, H, W, C)``) is required
-    for ``"int8"``: the converter runs the float model on it to record the range of every
+    for ``"int8"`` (and :data:`MORE_MODES`): the converter runs the float model on it to record the range of every
     activation, which fixes each activation's scale and zero-point. A few hundred images of the
     training set are enough; they should cover what the model will see. Other modes ignore it.
 
@@ -140,11 +152,12 @@ def convert_all(model, modes=MODES, representative_data=None, strip: bool = Fals
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     for mode in modes:
         _check_mode(mode)
+    needs_data = any(mode in ("int8", *MORE_MODES) for mode in modes)
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be None (dynamic) or a whole number >= 1, got {batch!r}")
     key = _run_key(model) if cache else None
     model = _keras_model(model)
-    if "int8" in modes:
+    if needs_data:
         representative_data = check_representative(representative_data,
                                                    model.inputs[0].shape[1:])
     paths = {mode: tflite_cache_path(key, model, mode, representative_data, strip, batch)
@@ -200,7 +213,7 @@ def cache_file(kind: str, name: str, key: str, mode: str, header: str, arrays,
         value = np.ascontiguousarray(value)
         digest.update(f"{array_name} {value.dtype} {value.shape}".encode())
         digest.update(value.tobytes())
-    if mode == "int8":
+    if mode.startswith("int"):          # "int8" and MORE_MODES: calibrated on these images
         data = np.ascontiguousarray(representative_data, dtype=np.float32)
         digest.update(f"representative {data.shape}".encode())
         digest.update(data.tobytes())
@@ -243,21 +256,26 @@ def _converter(tf, saved_model: str, mode: str, representative_data):
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    elif mode == "int8":
+    elif mode in ("int8", *MORE_MODES):
         # Calibration: one image at a time, as the converter expects a list of input arrays.
         converter.representative_dataset = lambda: ([image[None]] for image in representative_data)
-        # Integer kernels only (fail rather than fall back to float), int8 in and out.
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if mode == "int8":
+            # Integer kernels only (fail rather than fall back to float), int8 in and out.
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        elif mode == "int16x8":
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        # "int8_float_fallback": the default op sets, so float kernels remain allowed.
     # "dynamic": Optimize.DEFAULT without representative data quantizes the weights only.
     return converter
 
 
 def _check_mode(mode) -> str:
-    if mode not in MODES:
+    if mode not in (*MODES, *MORE_MODES):
         raise ValueError(f"unknown mode {mode!r}; mode must be one of "
-                         + ", ".join(repr(m) for m in MODES))
+                         + ", ".join(repr(m) for m in (*MODES, *MORE_MODES)))
     return mode
 
 
@@ -418,8 +436,10 @@ class TFLiteClassifier:
     kept per batch size, because allocating tensors costs far more than a small model's
     inference. Each image's result does not depend on the batch it came in.
 
-    ``num_threads=1`` by default: one core is what a phone gives a background model, and it makes
-    latencies comparable on a shared machine.
+    ``num_threads=1`` by default: it makes latencies repeatable and comparable on a shared
+    machine (apps often run inference on two to four threads; pass ``num_threads`` to measure
+    that). Keras and PyTorch get the threads :func:`mobilecnn.book.setup` gives them
+    (``MOBILECNN_THREADS``), so set it to 1 to compare like with like.
     """
 
     MAX_CACHED = 4
@@ -598,8 +618,12 @@ class Evaluation:
                 f"{self.latency_ms:.3f} ms per image, {self.throughput:,.0f} images/s)")
 
 
+KERAS_CALLS = ("compiled", "eager")
+"""How :func:`evaluate` calls a Keras model: traced into a graph once (the baseline), or eagerly."""
+
+
 def evaluate(model, x, y, *, runs: int = 100, warmup: int = 10, batch_size: int = 64,
-             label: str | None = None) -> Evaluation:
+             label: str | None = None, keras_call: str = "compiled") -> Evaluation:
     """Accuracy, size and speed of ``model`` on images ``x`` (float, ``[0, 1]``) and labels ``y``.
 
     ``model`` is a :class:`TFLiteClassifier`, ``.tflite`` bytes, a Keras model (or a
@@ -616,10 +640,14 @@ def evaluate(model, x, y, *, runs: int = 100, warmup: int = 10, batch_size: int 
     A Keras model is called as ``model(x, training=False)``, not ``model.predict(x)``. ``predict``
     is built for datasets: every call wraps its input in a data adapter, iterates over it with a
     compiled predict step and callbacks, and that fixed cost (milliseconds) dwarfs one small
-    image's arithmetic, so timing it would flatter TF Lite. Calling the model runs its layers
-    directly, which is the fastest way to get one answer from an unmodified Keras model: the
-    fairest baseline. ``training=False`` makes batch norm use its moving statistics and turns
-    dropout off, as in the converted model.
+    image's arithmetic, so timing it would flatter TF Lite. ``keras_call="compiled"`` (the
+    default, and the baseline to compare a runtime with) traces that call once into a TensorFlow
+    graph (``tf.function`` with a batch-agnostic input signature, as :mod:`mobilecnn.latency`
+    times Keras), so a call runs the graph without Python dispatching each layer.
+    ``keras_call="eager"`` calls the model directly, layer by layer from Python: what an
+    unmodified notebook does, far slower for a small network, and not a deployment baseline.
+    ``training=False`` makes batch norm use its moving statistics and turns dropout off, as in
+    the converted model.
 
     TensorFlow's warnings are silenced meanwhile. Keras' TensorFlow back end runs grouped
     convolutions (ShuffleNet's) on the CPU through an XLA-compiled function that it defines
@@ -645,12 +673,22 @@ def evaluate(model, x, y, *, runs: int = 100, warmup: int = 10, batch_size: int 
         label = label or getattr(model, "__name__", "callable")
     else:
         keras_model = _keras_model(model)
+        if keras_call not in KERAS_CALLS:
+            raise ValueError(f"keras_call must be one of {', '.join(KERAS_CALLS)}, "
+                             f"got {keras_call!r}")
+        call = lambda images: keras_model(images, training=False)  # noqa: E731
+        if keras_call == "compiled":
+            from .tf_import import import_tensorflow
+
+            tf = import_tensorflow()
+            spec = tf.TensorSpec((None, *keras_model.inputs[0].shape[1:]), tf.float32)
+            call = tf.function(call, input_signature=[spec], autograph=False)
 
         def predict(images):
-            return np.asarray(keras_model(images, training=False))
+            return np.asarray(call(images))
 
         size = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in keras_model.weights)
-        label = label or "Keras"
+        label = label or ("Keras" if keras_call == "compiled" else "Keras (eager)")
 
     with _tensorflow_warnings_off():
         return _measure(predict, x, y, runs, warmup, batch_size, label, size)

@@ -315,15 +315,23 @@ def _metaparameter(arch, key: str):
 def sweep(name: str, model: FlashModel, budget: Board = BUDGET, num_classes: int = 10,
           settings=None) -> list:
     """One dict per setting of :func:`grid` (or ``settings``): the setting, ``sram`` (peak int8
-    activation bytes), ``flash`` (:func:`flash_estimate`), ``macs``, ``params``, and whether it
-    fits ``budget``'s SRAM, its flash, and both."""
+    activation bytes), ``flash`` (:func:`flash_estimate`), ``macs``, ``params``, what the board
+    needs at least (``flash_need``: the estimated file + :data:`RUNTIME_FLASH` + the board's
+    reserved flash; ``sram_need``: the analytic peak + :data:`STACK_SRAM`, a lower bound, since
+    TFLM's arena adds its tail and any planner gaps to the peak), ``latency_ms_estimate``
+    (:meth:`Board.latency_estimate_ms`, an estimate), and whether those needs fit ``budget``'s
+    SRAM, its flash, and both."""
     rows = []
     for setting in settings if settings is not None else grid(name):
         prof = profile(name, num_classes=num_classes, **setting)
         sram, flash = prof.peak_activation_bytes(8), model(prof)
+        flash_need = flash + RUNTIME_FLASH + budget.reserved_flash_bytes
+        sram_need = sram + STACK_SRAM
         rows.append({"architecture": name, **setting, "sram": sram, "flash": flash,
                      "macs": prof.macs, "params": prof.params,
-                     "fits_sram": sram <= budget.sram_bytes,
-                     "fits_flash": flash <= budget.flash_bytes,
-                     "fits": sram <= budget.sram_bytes and flash <= budget.flash_bytes})
+                     "flash_need": flash_need, "sram_need": sram_need,
+                     "latency_ms_estimate": budget.latency_estimate_ms(prof.macs),
+                     "fits_sram": sram_need <= budget.sram_bytes,
+                     "fits_flash": flash_need <= budget.flash_bytes,
+                     "fits": sram_need <= budget.sram_bytes and flash_need <= budget.flash_bytes})
     return rows
