@@ -114,6 +114,7 @@ def run_one(task: dict) -> dict:
             "test_accuracy": float(right.mean()),
             "fit_test_accuracy": result.test_accuracy,
             "train_accuracy": result.history["accuracy"][-1],
+            "test_loss": result.history["test_loss"][-1],
             "train_loss": [round(v, 4) for v in result.history["loss"]],
             "history": [round(a, 4) for a in result.history["test_accuracy"]],
             "seconds": round(result.seconds, 1), "cached": result.cached, "key": result.key,

@@ -33,7 +33,7 @@ LAYER = {
     "reading": "explore", "static": "explore", "widgets": "explore", "diagrams": "explore",
     "activations": "experiments", "compress": "experiments", "experiments": "experiments",
     "grouped": "experiments", "guidelines": "experiments", "search": "experiments",
-    "compare": "experiments",
+    "compare": "experiments", "igc_study": "experiments",
     "book": "book",
 }
 FRAMEWORKS = {"tensorflow", "keras", "torch", "onnx", "onnxruntime", "onnxscript", "ai_edge_litert",

@@ -12,6 +12,8 @@
   block of group convolutions and permutations as the product of its sparse channel matrices
   (the IGCV papers' ``P_L W_L ... P_1 W_1``): entry ``(o, i)`` counts the paths from input
   channel ``i`` to output channel ``o``.
+* :func:`interleaved_edges` and :func:`draw_interleaved` -- IGCV1's block channel by channel:
+  which channel each layer connects to which, and the picture of it.
 
 Nothing here imports TensorFlow or PyTorch; the chapter times these networks with
 :func:`mobilecnn.latency.measure`.
@@ -264,4 +266,94 @@ def draw_unit(net: Net, block: str, ax=None, title: str | None = None, fontsize:
     ax.set_ylim(y_join - 1.0, 0.6)
     ax.axis("off")
     ax.set_title(title or block, fontsize=fontsize + 1)
+    return ax
+
+
+# ---- the interleaved group convolution as a picture --------------------------------------------
+
+def interleaved_edges(primary_groups: int, secondary_groups: int) -> list:
+    """The channel graph of IGCV1's block with ``L = primary_groups`` groups of ``M =
+    secondary_groups`` channels: four layers of edges between five columns of ``L M`` channels,
+    ``[(name, [(from, to), ...]), ...]`` in order -- the primary group convolution (every channel
+    of a group to every channel of the same group), the permutation (the shuffle of ``L``
+    groups, :func:`shuffle_permutation`), the secondary group convolution (``M`` groups of
+    ``L``) and the permutation back (its inverse). Multiplying the layers' 0/1 matrices gives
+    :func:`composed_connectivity` of the library's block."""
+    L, M = primary_groups, secondary_groups
+    for what, v in (("primary_groups", L), ("secondary_groups", M)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{what} must be a whole number >= 1, got {v!r}")
+    c = L * M
+
+    def dense_in_groups(groups: int) -> list:
+        n = c // groups
+        return [(i, o) for g in range(groups) for i in range(g * n, (g + 1) * n)
+                for o in range(g * n, (g + 1) * n)]
+
+    def permutation(matrix: np.ndarray) -> list:
+        return [(int(i), int(o)) for o, i in zip(*np.nonzero(matrix))]
+
+    return [("primary", dense_in_groups(L)),
+            ("permute", permutation(shuffle_matrix(c, L))),
+            ("secondary", dense_in_groups(M)),
+            ("permute back", permutation(shuffle_matrix(c, L, inverse=True)))]
+
+
+def edges_matrix(edges: list, channels: int) -> np.ndarray:
+    """The ``(out, in)`` 0/1 matrix of one layer of :func:`interleaved_edges`."""
+    m = np.zeros((channels, channels), dtype=np.int64)
+    for i, o in edges:
+        m[o, i] = 1
+    return m
+
+
+def draw_interleaved(primary_groups: int, secondary_groups: int, ax=None, highlight: int = 0,
+                     fontsize: float = 9):
+    """Draw :func:`interleaved_edges` left to right: channels as dots coloured by their primary
+    group, the group convolutions' edges grey, the permutations' black, and in red every path
+    into output channel ``highlight`` (it reaches every input channel exactly once). Returns the
+    axes."""
+    import matplotlib.pyplot as plt
+
+    L, M = primary_groups, secondary_groups
+    layers = interleaved_edges(L, M)
+    c = L * M
+    if isinstance(highlight, bool) or not isinstance(highlight, (int, np.integer)) \
+            or not 0 <= highlight < c:
+        raise ValueError(f"highlight must be a channel 0 to {c - 1}, got {highlight!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.32 * c + 1.2))
+    colours = plt.cm.tab10(np.arange(L) % 10)
+    # which channels of each column lie on a path to output `highlight`, from the right
+    on = [set() for _ in range(len(layers) + 1)]
+    on[-1] = {highlight}
+    for k in range(len(layers) - 1, -1, -1):
+        on[k] = {i for i, o in layers[k][1] if o in on[k + 1]}
+    # the colour of a channel: its primary group, carried through the permutations
+    group = [np.arange(c) // M]
+    for name, edges in layers:
+        g = np.empty(c, dtype=int)
+        if name.startswith("permute"):
+            for i, o in edges:
+                g[o] = group[-1][i]
+        else:
+            g = group[-1] if name == "primary" else np.arange(c) // L + L
+        group.append(g)
+    for k, (name, edges) in enumerate(layers):
+        for i, o in edges:
+            hot = i in on[k] and o in on[k + 1]
+            perm = name.startswith("permute")
+            ax.plot([k, k + 1], [-i, -o], color="tab:red" if hot else ("0.2" if perm else "0.8"),
+                    lw=1.6 if hot else (0.9 if perm else 0.5), zorder=3 if hot else 1)
+        ax.text(k + 0.5, 1.0, name, ha="center", fontsize=fontsize)
+    for k in range(len(layers) + 1):
+        for ch in range(c):
+            g = group[k][ch]
+            colour = colours[g] if g < L else "0.45"
+            ax.plot(k, -ch, "o", color=colour, markersize=5, zorder=4)
+    ax.text(0, -c + 0.1, "input", ha="center", va="top", fontsize=fontsize)
+    ax.text(len(layers), -c + 0.1, "output", ha="center", va="top", fontsize=fontsize)
+    ax.set(xlim=(-0.3, len(layers) + 0.3), ylim=(-c - 0.6, 1.6))
+    ax.axis("off")
+    ax.set_title(f"IGC block, L = {L} primary groups of M = {M} channels", fontsize=fontsize + 1)
     return ax

@@ -117,6 +117,21 @@ def igc_block_params(primary_groups: int, secondary_groups: int, kernel: int = 3
     return L * M * (kernel * kernel * M + L)
 
 
+def igc_block_macs(primary_groups: int, secondary_groups: int, height: int, width: int,
+                   kernel: int = 3) -> int:
+    """Multiply-accumulates of a stride-1 IGC block on ``height x width`` maps: every output
+    position repeats the block's weights once, ``h w L M (W H M + L)``."""
+    return height * width * igc_block_params(primary_groups, secondary_groups, kernel)
+
+
+def regular_width(primary_groups: int, secondary_groups: int, kernel: int = 3) -> float:
+    """The width ``C`` of a regular ``kernel x kernel`` convolution with as many weights as an
+    IGC block of width ``G = L M`` (the seed's ``C^2 = G^2 (1/L + 1/(M W H))``, from
+    ``W H C^2 = T``)."""
+    return math.sqrt(igc_block_params(primary_groups, secondary_groups, kernel)
+                     / (kernel * kernel))
+
+
 def igc_block(net: Net, x: str, filters: int, stride: int, primary: int, secondary: int,
               name: str, relu: bool = True) -> str:
     """The authors' ``get_igc``: 3x3 conv (``primary`` groups), Reorder(primary), 1x1 conv
