@@ -132,11 +132,37 @@ def test_fashion_baseline_results_match_the_library():
         assert {k: run[k] for k in today} == today, f"{run['name']} {setting}: {rerun(results)}"
 
 
+def test_igcv_study_results_match_the_library():
+    results = book.results("igcv_study")
+    for run in results["runs"]:
+        setting = dict(run["metaparams"], image_size=run["image_size"])
+        today = counted(run["name"], setting)
+        assert {k: run[k] for k in today} == today, f"{run['name']} {setting}: {rerun(results)}"
+
+
+def test_tflm_results_hold_every_architecture_at_todays_setting():
+    results = book.results("tflm")
+    rows = {r["architecture"]: r for r in results["rows"]}
+    settings = load_benchmark("tflm").deploy_settings()   # deploy.py's: the files it measures
+    stale = []
+    for name in mobilecnn.list_architectures():
+        setting = dict(settings[name])
+        row = rows.get(name)
+        if row is None or row["setting"] != setting:
+            stale.append(f"{name}: {rerun(results, 'python benchmarks/tflm.py')}")
+            continue
+        p = mobilecnn.profile(name, num_classes=10, **setting)
+        if (row["macs"], row["params"]) != (p.macs, p.params):   # params: the Keras count
+            stale.append(f"{name} counts: {rerun(results, 'python benchmarks/tflm.py')}")
+    assert not stale, "\n".join(stale)
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in book.RESULTS_DIR.glob("*.json")))
 def test_every_results_file_is_checked_against_the_library(name):
     """A new results file needs a test above (or a reason here why nothing in it can go stale)."""
     checked = {"deploy", "mobilenet_v2_ablation", "squeezenet_design_space",
-               "shufflenet_v2_guidelines", "mobilenet_v3", "fashion_baseline"}
+               "shufflenet_v2_guidelines", "mobilenet_v3", "fashion_baseline", "igcv_study",
+               "tflm"}
     # shufflenet_v1.json: its groups timing is one convolution of a fixed shape (no library
     # setting), and its shuffle ablation records no counts; its settings are the script's.
     unchecked = {"shufflenet_v1"}
