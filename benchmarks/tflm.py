@@ -105,25 +105,6 @@ def versions() -> dict:
     return out
 
 
-def litert_outputs(model_bytes: bytes, q: np.ndarray, reference: bool) -> np.ndarray:
-    """LiteRT's int8 outputs, one image per call, with its reference kernels or its default ones."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    classifier = deploy.TFLiteClassifier(model_bytes)
-    if reference:
-        interpreter = Interpreter(model_content=model_bytes,
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-        interpreter.allocate_tensors()
-    else:
-        interpreter = classifier.interpreter(1)
-    out = []
-    for image in q:
-        interpreter.set_tensor(classifier.input_details["index"], image[None])
-        interpreter.invoke()
-        out.append(interpreter.get_tensor(classifier.output_details["index"])[0])
-    return np.array(out)
-
-
 def measure(name: str, setting: dict, trained: dict, image_size: int | None) -> dict:
     setting = dict(setting)
     if image_size:
@@ -136,8 +117,8 @@ def measure(name: str, setting: dict, trained: dict, image_size: int | None) -> 
     difference = tflm.difference(model_bytes, prof, arena)
     q = deploy.TFLiteClassifier(model_bytes).quantize_input(images[:IMAGES])
     micro = tflm.run(model_bytes, q).astype(int)
-    steps_ref = int(np.abs(micro - litert_outputs(model_bytes, q, True).astype(int)).max())
-    fast = litert_outputs(model_bytes, q, False).astype(int)
+    steps_ref = int(np.abs(micro - tflm.litert_outputs(model_bytes, q, True).astype(int)).max())
+    fast = tflm.litert_outputs(model_bytes, q, False).astype(int)
     steps_xnnpack = int(np.abs(micro - fast).max())
     same_top = float(np.mean(micro.argmax(1) == fast.argmax(1)))
     trained_setting, trained_bytes = trained.get(name, (None, None))

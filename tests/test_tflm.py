@@ -45,18 +45,7 @@ def converted():
 
 def litert_reference(model_bytes, q):
     """LiteRT's int8 outputs with its reference kernels (no XNNPACK), one image per call."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    classifier = deploy.TFLiteClassifier(model_bytes)
-    interpreter = Interpreter(model_content=model_bytes,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    interpreter.allocate_tensors()
-    out = []
-    for image in q:
-        interpreter.set_tensor(classifier.input_details["index"], image[None])
-        interpreter.invoke()
-        out.append(interpreter.get_tensor(classifier.output_details["index"])[0])
-    return np.array(out)
+    return tflm.litert_outputs(model_bytes, q, reference=True)
 
 
 # One quantization step. TFLM's kernels are copies of TF Lite's reference kernels: the same

@@ -554,3 +554,23 @@ def difference(model_bytes: bytes, prof, measured: Arena | None = None) -> Diffe
         records=measured.tail_bytes - persistent, tail=measured.tail_bytes,
         tail_32bit_estimate=measured.tail_32bit_estimate_bytes, total=measured.total_bytes)
 
+
+def litert_outputs(model_bytes: bytes, q: np.ndarray, reference: bool) -> np.ndarray:
+    """LiteRT's int8 outputs, one image per call, with its reference kernels or its default ones."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from . import deploy
+
+    classifier = deploy.TFLiteClassifier(model_bytes)
+    if reference:
+        interpreter = Interpreter(model_content=model_bytes,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        interpreter.allocate_tensors()
+    else:
+        interpreter = classifier.interpreter(1)
+    out = []
+    for image in q:
+        interpreter.set_tensor(classifier.input_details["index"], image[None])
+        interpreter.invoke()
+        out.append(interpreter.get_tensor(classifier.output_details["index"])[0])
+    return np.array(out)
