@@ -41,6 +41,7 @@ CELLS = [
         from mobilecnn import compare
         rows = [{"architecture": f"net{k}", "class": "c", "setting_text": "s", "macs": 1e6 * k,
                  "int8_bytes": 1024 * 100 * k, "peak_activation_bytes_int8": 1024 * 30 * k,
+                 "tflm_arena_32bit_bytes": 1024 * 40 * k,
                  **{f"latency_ms {r}": 2.0 * k * (i + 1) for i, r in enumerate(compare.RUNTIMES)}}
                 for k in range(1, 7)]
         compare.BudgetView(rows, "a test machine", latency_ms=20, flash_kb=1024, sram_kb=256)"""),

@@ -180,7 +180,8 @@ def test_smoke_run_of_the_study(root, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["complete"] and report["smoke"]
-    assert {"command", "date", "machine", "machine_details", "finding"} <= report.keys()
+    assert {"provenance", "machine_details", "finding"} <= report.keys()
+    assert {"command", "date", "machine", "versions"} <= report["provenance"].keys()
     runs = report["runs"]
     assert len(runs) == 4 and {r["seed"] for r in runs} == {0, 1}
     assert all(len(r["predictions"]) == 10000 for r in runs)
