@@ -115,13 +115,13 @@ def test_every_architecture_has_a_small_setting_that_builds():
         mobilecnn.profile(name, num_classes=10, **setting)   # raises on a setting that does not fit
 
 
-@pytest.mark.slow
 # Known, not yet diagnosed: in these two the int8 file holds about 3% and 6% more int8 bytes than
 # a quarter of the float32 file's weights (the channel shuffles' constants are the suspects).
 # Strict: the day the count agrees, the mark must go.
 INT8_BYTES_UNEXPLAINED = {"igcv1", "igcv2"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [
     pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="int8 weight bytes exceed a "
                                             "quarter of the float32 weights; not yet explained"))
